@@ -1,0 +1,1 @@
+"""Singer tap for Amplitude: Export API events and Dashboard REST API streams."""

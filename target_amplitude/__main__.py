@@ -1,0 +1,5 @@
+"""Allow `python -m target_amplitude`."""
+
+from target_amplitude.target import TargetAmplitude
+
+TargetAmplitude.cli()

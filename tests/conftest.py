@@ -1,0 +1,26 @@
+"""Shared fixtures: one loopback Amplitude emulator per test session, reset before each test."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.emulator import Emulator
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(scope="session")
+def emulator_session() -> Iterator[Emulator]:
+    """The one emulator of this run (class-scoped SDK suites use it directly)."""
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator(emulator_session: Emulator) -> Emulator:
+    """The session emulator, freshly reseeded: no faults, default limits, empty request log."""
+    emulator_session.state.reset()
+    return emulator_session

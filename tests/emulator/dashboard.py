@@ -1,0 +1,1 @@
+"""Placeholder: dashboard endpoints (being written)."""

@@ -1,0 +1,1 @@
+"""Placeholder: export endpoints (being written)."""

@@ -1,0 +1,1 @@
+"""Placeholder: ingestion endpoints (being written)."""

@@ -1,0 +1,142 @@
+"""Everything the emulator remembers: projects, their data, limits, faults and the request log."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.emulator.faults import Fault
+
+# Two projects, so a test can copy project A into project B. Keys are fake and only valid here.
+PROJECT_A_ID = 187520
+PROJECT_B_ID = 374182
+API_KEY_A = "emulator-api-key-a"
+SECRET_KEY_A = "emulator-secret-key-a"
+API_KEY_B = "emulator-api-key-b"
+SECRET_KEY_B = "emulator-secret-key-b"
+
+
+@dataclass
+class Limits:
+    """Tunable stand-ins for Amplitude's limits (tests shrink them to reach the edges)."""
+
+    export_max_bytes: int = 4 * 1024**3  # uncompressed bytes per export range; over it -> 400
+    export_max_days: int = 365
+    useractivity_max_limit: int = 1000
+    httpapi_max_events: int = 2000
+    httpapi_max_bytes: int = 1024 * 1024
+    batch_max_events: int = 2000
+    batch_max_bytes: int = 20 * 1024 * 1024
+    groupidentify_max_items: int = 1024
+    identify_max_items: int = 2000
+    usermap_max_items: int = 2000
+    eps_cap: float | None = None  # events per second per user/device id; None = unlimited
+    eps_window_seconds: float = 30.0
+    daily_quota: int | None = None  # events per 24 h per id; None = unlimited
+    dedupe_window_seconds: float = 7 * 24 * 3600
+
+
+@dataclass
+class Project:
+    """One Amplitude project: credentials, data to export, and what was ingested into it."""
+
+    project_id: int
+    api_key: str
+    secret_key: str
+    # Export side: rows as Amplitude stores them (raw timestamp strings), keyed by upload hour.
+    export_rows: list[dict[str, Any]] = field(default_factory=list)
+    event_types: list[dict[str, Any]] = field(default_factory=list)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    cohorts: list[dict[str, Any]] = field(default_factory=list)
+    # Ingestion side.
+    ingested_events: list[dict[str, Any]] = field(default_factory=list)
+    seen_insert_ids: dict[tuple[str, str], float] = field(default_factory=dict)
+    user_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # user_id or device_id
+    group_profiles: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    user_mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    id_event_times: dict[str, list[float]] = field(default_factory=dict)  # for EPS / quota
+
+
+@dataclass
+class LoggedRequest:
+    """What the request log keeps of one request (secrets included: it is a test instrument)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int
+    body_size: int
+    at: float
+    body: bytes = b""
+
+
+class EmulatorState:
+    """All mutable emulator state behind one lock; handlers take `state.lock` when they mutate."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.lock = threading.RLock()
+        self.seed = seed
+        self.limits = Limits()
+        self.projects: dict[int, Project] = {}
+        self.faults: list[Fault] = []
+        self.requests: list[LoggedRequest] = []
+        self.clock_offset = 0.0
+        self.reset(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Back to freshly seeded data, default limits, no faults and an empty request log."""
+        from tests.emulator import data  # the seeded data set lives in its own module
+
+        with self.lock:
+            if seed is not None:
+                self.seed = seed
+            self.limits = Limits()
+            self.faults.clear()
+            self.requests.clear()
+            self.clock_offset = 0.0
+            self.projects = {
+                PROJECT_A_ID: Project(PROJECT_A_ID, API_KEY_A, SECRET_KEY_A),
+                PROJECT_B_ID: Project(PROJECT_B_ID, API_KEY_B, SECRET_KEY_B),
+            }
+            data.seed_project(self.projects[PROJECT_A_ID], self.seed)
+
+    def now(self) -> float:
+        """Emulator wall clock (epoch seconds); tests may shift it with `clock_offset`."""
+        return time.time() + self.clock_offset
+
+    def project_by_api_key(self, api_key: str | None) -> Project | None:
+        """The project whose API key this is."""
+        for project in self.projects.values():
+            if project.api_key == api_key:
+                return project
+        return None
+
+    def project_by_credentials(self, api_key: str, secret_key: str) -> Project | None:
+        """The project these Basic-auth credentials open, or None."""
+        project = self.project_by_api_key(api_key)
+        if project is None or project.secret_key != secret_key:
+            return None
+        return project
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """Consume one use of the first armed fault matching this request."""
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def add_fault(self, fault: Fault) -> None:
+        """Arm a fault for the next matching requests."""
+        with self.lock:
+            self.faults.append(fault)
+
+    def log_request(self, entry: LoggedRequest) -> None:
+        """Append to the request log."""
+        with self.lock:
+            self.requests.append(entry)
