@@ -27,3 +27,14 @@ class AmplitudeStream(RESTStream[int]):
         return BasicAuthenticator(
             username=self.config["api_key"], password=self.config["secret_key"]
         )
+
+
+def auth_failure_message(config: dict, status: int) -> str:
+    """The one message for 401/403 on any endpoint: names the region in use, never the keys."""
+    where = config.get("api_url") or REGION_HOSTS[config.get("region", "us")]
+    region = config.get("region", "us")
+    return (
+        f"Amplitude answered {status}: invalid key or wrong region "
+        f"(region={region!r}, host={where}). Check `api_key`/`secret_key` and that `region` "
+        "matches the project's data residency."
+    )
