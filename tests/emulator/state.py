@@ -36,6 +36,11 @@ class Limits:
     eps_window_seconds: float = 30.0
     daily_quota: int | None = None  # events per 24 h per id; None = unlimited
     dedupe_window_seconds: float = 7 * 24 * 3600
+    identify_max_bytes: int = 1024 * 1024  # undocumented; HTTP V2's figure
+    groupidentify_max_bytes: int = 1024 * 1024
+    groupidentify_max_properties: int = 1024
+    usermap_max_bytes: int = 1024 * 1024
+    ack_only: bool = False  # /batch and /2/httpapi only count events (throughput benchmarks)
 
 
 @dataclass
@@ -50,6 +55,9 @@ class Project:
     event_types: list[dict[str, Any]] = field(default_factory=list)
     annotations: list[dict[str, Any]] = field(default_factory=list)
     cohorts: list[dict[str, Any]] = field(default_factory=list)
+    cohorts_addon: bool = True  # False: /api/3/cohorts answers 403 (no Behavioral Cohorts add-on)
+    # Prebuilt zip files served as-is by /api/2/export: (start hour, end hour or "" for any, path).
+    export_archives: list[tuple[str, str, str]] = field(default_factory=list)
     # Ingestion side.
     ingested_events: list[dict[str, Any]] = field(default_factory=list)
     seen_insert_ids: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -57,6 +65,7 @@ class Project:
     group_profiles: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     user_mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
     id_event_times: dict[str, list[float]] = field(default_factory=dict)  # for EPS / quota
+    counters: dict[str, int] = field(default_factory=dict)  # ingestion request/event counts
 
 
 @dataclass
