@@ -123,3 +123,13 @@ def user_mappings(request: Request, state: EmulatorState) -> Response:
         return Response.json(404, {"error": "no such project"})
     with state.lock:
         return Response.json(200, project.user_mappings)
+
+
+@route("GET", PREFIX + r"/projects/(\d+)/counters")
+def ingestion_counters(request: Request, state: EmulatorState) -> Response:
+    """Ingestion counters of a project (requests, events_received, events_stored, ...)."""
+    project = _project(state, request.path.split("/")[3])
+    if project is None:
+        return Response.json(404, {"error": "no such project"})
+    with state.lock:
+        return Response.json(200, dict(project.counters))

@@ -1,1 +1,229 @@
-"""Placeholder: ingestion endpoints (being written)."""
+"""POST /2/httpapi and /batch: validate, throttle, dedupe by insert_id and store, as HTTP V2 documents."""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+import orjson
+
+from tests.emulator import identify  # noqa: F401  registers /identify, /groupidentify, /usermap
+from tests.emulator.event_checks import (
+    DEFAULT_MIN_ID_LENGTH,
+    GROUP_IDENTIFY,
+    IDENTIFY,
+    EventProblems,
+    check_event,
+)
+from tests.emulator.http import Request, Response, route
+from tests.emulator.ingest_common import PAYLOAD_TOO_LARGE, decoded_body, error, header
+from tests.emulator.profile_store import apply_group_properties, apply_identity
+from tests.emulator.profiles import USER_OPERATORS
+from tests.emulator.state import EmulatorState, Limits, Project
+
+DAY_SECONDS = 24 * 3600
+
+
+def bump(project: Project, name: str, amount: int = 1) -> None:
+    """Add to a project counter (caller holds the lock)."""
+    project.counters[name] = project.counters.get(name, 0) + amount
+
+
+@route("POST", "/2/httpapi")
+def http_v2(request: Request, state: EmulatorState) -> Response:
+    """HTTP V2: ≤ httpapi_max_events events and ≤ httpapi_max_bytes per request."""
+    limits = state.limits
+    return upload_events(request, state, limits.httpapi_max_events, limits.httpapi_max_bytes)
+
+
+@route("POST", "/batch")
+def batch(request: Request, state: EmulatorState) -> Response:
+    """Batch Event Upload: same body and answers as HTTP V2, larger byte cap."""
+    limits = state.limits
+    return upload_events(request, state, limits.batch_max_events, limits.batch_max_bytes)
+
+
+def upload_events(
+    request: Request, state: EmulatorState, max_events: int, max_bytes: int
+) -> Response:
+    """Whole-request semantics: any non-200 answer ingests nothing."""
+    body = decoded_body(request)
+    if body is None:
+        return error(400, "Invalid JSON request body")
+    if not body.strip():
+        return error(400, "Missing request body")
+    if len(body) > max_bytes:
+        return Response.json(413, PAYLOAD_TOO_LARGE)
+    content_type = header(request, "Content-Type").lower()
+    if content_type and "json" not in content_type:
+        return error(400, "Invalid JSON request body")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return error(400, "Invalid JSON request body")
+    if not isinstance(payload, dict):
+        return error(400, "Invalid JSON request body")
+    api_key = payload.get("api_key")
+    if not isinstance(api_key, str) or not api_key:
+        return error(400, "Request missing required field", missing_field="api_key")
+    events = payload.get("events")
+    if not isinstance(events, list) or not events:
+        return error(400, "Request missing required field", missing_field="events")
+    project = state.project_by_api_key(api_key)
+    if project is None:
+        return error(400, f"Invalid API key: {api_key}")
+    if len(events) > max_events:
+        return Response.json(413, PAYLOAD_TOO_LARGE)
+    if state.limits.ack_only:
+        with state.lock:
+            bump(project, "requests")
+            bump(project, "events_received", len(events))
+        return _accepted(len(events), len(body), state.now())
+    min_id_length = _min_id_length(payload.get("options"))
+    if min_id_length is None:
+        return error(400, "Invalid JSON request body")
+    problems = EventProblems()
+    for index, event in enumerate(events):
+        check_event(index, event, min_id_length, problems)
+    if problems:
+        return Response.json(400, problems.body())
+    with state.lock:
+        now = state.now()
+        ids_to_indices = _indices_per_id(events)
+        throttled = _throttle(project, ids_to_indices, state.limits, now)
+        if throttled is not None:
+            return Response.json(429, throttled)
+        _record_times(project, ids_to_indices, now)
+        _store(project, events, state.limits, now)
+        bump(project, "requests")
+        bump(project, "events_received", len(events))
+    return _accepted(len(events), len(body), now)
+
+
+def _accepted(count: int, size: int, now: float) -> Response:
+    return Response.json(
+        200,
+        {
+            "code": 200,
+            "events_ingested": count,
+            "payload_size_bytes": size,
+            "server_upload_time": int(now * 1000),
+        },
+    )
+
+
+def _min_id_length(options: Any) -> int | None:
+    """options.min_id_length, the default when absent, None when malformed."""
+    if options is None:
+        return DEFAULT_MIN_ID_LENGTH
+    if not isinstance(options, dict):
+        return None
+    value = options.get("min_id_length", DEFAULT_MIN_ID_LENGTH)
+    if value is None:
+        return DEFAULT_MIN_ID_LENGTH
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return None
+    return value
+
+
+def _indices_per_id(events: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
+    """("user"|"device", id) -> indices of the request's events carrying that id."""
+    found: dict[tuple[str, str], list[int]] = {}
+    for index, event in enumerate(events):
+        user_id = event.get("user_id")
+        if user_id:
+            found.setdefault(("user", user_id), []).append(index)
+        device_id = event.get("device_id")
+        if device_id:
+            found.setdefault(("device", device_id), []).append(index)
+    return found
+
+
+def _throttle(
+    project: Project,
+    ids_to_indices: dict[tuple[str, str], list[int]],
+    limits: Limits,
+    now: float,
+) -> dict[str, Any] | None:
+    """The 429 body when this request would push an id over the EPS cap or its daily quota."""
+    if limits.eps_cap is None and limits.daily_quota is None:
+        return None
+    window = limits.eps_window_seconds
+    throttled: dict[str, dict[str, float]] = {"user": {}, "device": {}}
+    over_quota: dict[str, dict[str, int]] = {"user": {}, "device": {}}
+    indices: set[int] = set()
+    for (kind, ident), mine in ids_to_indices.items():
+        times = project.id_event_times.get(f"{kind}:{ident}", [])
+        recent = len(times) - bisect.bisect_left(times, now - window) + len(mine)
+        eps = recent / window
+        over_eps = limits.eps_cap is not None and eps > limits.eps_cap
+        day = len(times) - bisect.bisect_left(times, now - DAY_SECONDS) + len(mine)
+        over_day = limits.daily_quota is not None and day > limits.daily_quota
+        if over_day:
+            over_quota[kind][ident] = day
+        if over_eps or over_day:
+            throttled[kind][ident] = eps
+            indices.update(mine)
+    if not indices:
+        return None
+    body: dict[str, Any] = {
+        "code": 429,
+        "error": "Too many requests for some devices and users",
+        "eps_threshold": limits.eps_cap,
+        "throttled_devices": throttled["device"],
+        "throttled_users": throttled["user"],
+        "throttled_events": sorted(indices),
+    }
+    if over_quota["user"]:
+        body["exceeded_daily_quota_users"] = over_quota["user"]
+    if over_quota["device"]:
+        body["exceeded_daily_quota_devices"] = over_quota["device"]
+    return body
+
+
+def _record_times(
+    project: Project, ids_to_indices: dict[tuple[str, str], list[int]], now: float
+) -> None:
+    """Remember when each id sent events (kept for a day, the longest window we measure)."""
+    for (kind, ident), mine in ids_to_indices.items():
+        times = project.id_event_times.setdefault(f"{kind}:{ident}", [])
+        if times and times[0] < now - DAY_SECONDS:
+            del times[: bisect.bisect_left(times, now - DAY_SECONDS)]
+        times.extend([now] * len(mine))
+
+
+def _store(project: Project, events: list[dict[str, Any]], limits: Limits, now: float) -> None:
+    """Store what is not a repeat insert_id, and apply identities to profiles."""
+    upload_ms = int(now * 1000)
+    seen = project.seen_insert_ids
+    window = limits.dedupe_window_seconds
+    stored = 0
+    for event in events:
+        insert_id = event.get("insert_id")
+        if insert_id is not None:
+            key = (str(event.get("device_id") or event.get("user_id") or ""), str(insert_id))
+            first_seen = seen.get(key)
+            if first_seen is not None and now - first_seen < window:
+                continue
+            seen[key] = now
+        event["server_upload_time"] = upload_ms
+        event.setdefault("time", upload_ms)
+        _apply_profiles(project, event)
+        project.ingested_events.append(event)
+        stored += 1
+    bump(project, "events_stored", stored)
+    bump(project, "events_deduplicated", len(events) - stored)
+
+
+def _apply_profiles(project: Project, event: dict[str, Any]) -> None:
+    """$identify and $groupidentify events update profiles; plain events $set plain user properties."""
+    event_type = event.get("event_type")
+    if event_type == GROUP_IDENTIFY:
+        bag = event.get("group_properties")
+        for group_type, value in (event.get("groups") or {}).items():
+            for group_value in value if isinstance(value, list) else [value]:
+                apply_group_properties(project, group_type, str(group_value), bag, USER_OPERATORS)
+        return
+    profile = apply_identity(project, event, operators_allowed=event_type == IDENTIFY)
+    if profile is not None:
+        event["amplitude_id"] = profile["amplitude_id"]

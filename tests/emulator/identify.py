@@ -1,0 +1,197 @@
+"""Form-encoded /identify, /groupidentify and /usermap: validate the whole request, then apply it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.emulator.event_checks import (
+    DEFAULT_MIN_ID_LENGTH,
+    check_ids,
+    groups_are_valid,
+    truncate_strings,
+)
+from tests.emulator.http import Request, Response, route
+from tests.emulator.ingest_common import (
+    PAYLOAD_TOO_LARGE,
+    decoded_body,
+    error,
+    form_fields,
+    json_field,
+)
+from tests.emulator.profile_store import apply_group_properties, apply_identity
+from tests.emulator.profiles import GROUP_OPERATORS, USER_OPERATORS, ProfileError, normalize_operations
+from tests.emulator.state import EmulatorState, Project
+
+SUCCESS = "success"
+
+
+class _Refused(Exception):
+    """Validation failed; carries the response to send."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _open(
+    request: Request, state: EmulatorState, max_bytes: int, too_large_status: int
+) -> tuple[Project, dict[str, str]]:
+    """The project and form fields of a form-encoded ingestion request (raises _Refused)."""
+    body = decoded_body(request)
+    if body is None:
+        raise _Refused(error(400, "missing_event", detail="body does not decompress"))
+    if len(body) > max_bytes:
+        raise _Refused(Response.json(too_large_status, {**PAYLOAD_TOO_LARGE, "code": too_large_status}))
+    fields = form_fields(request, body) or {}
+    api_key = fields.get("api_key")
+    if not api_key:
+        raise _Refused(error(400, "Request missing required field", missing_field="api_key"))
+    project = state.project_by_api_key(api_key)
+    if project is None:
+        raise _Refused(error(400, f"Invalid API key: {api_key}"))
+    return project, fields
+
+
+def _items(fields: dict[str, str], name: str, missing_message: str) -> list[Any]:
+    """A field holding one JSON object or a non-empty JSON array, as a list."""
+    value = json_field(fields, name)
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list) and value:
+        return value
+    raise _Refused(error(400, missing_message, detail=f"{name} is missing or not a JSON object/array"))
+
+
+def _min_id_length(fields: dict[str, str]) -> int:
+    options = json_field(fields, "options")
+    value = options.get("min_id_length") if isinstance(options, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_MIN_ID_LENGTH
+
+
+@route("POST", "/identify")
+@route("GET", "/identify")
+def identify(request: Request, state: EmulatorState) -> Response:
+    """Apply user_properties operations, groups and device fields to user/device profiles."""
+    limits = state.limits
+    try:
+        project, fields = _open(request, state, limits.identify_max_bytes, 413)
+        items = _items(fields, "identification", "missing_event")
+        if len(items) > limits.identify_max_items:
+            return Response.json(413, PAYLOAD_TOO_LARGE)
+        min_id_length = _min_id_length(fields)
+        cleaned = [_check_identification(i, item, min_id_length) for i, item in enumerate(items)]
+    except _Refused as refused:
+        return refused.response
+    with state.lock:
+        for item in cleaned:
+            apply_identity(project, item, operators_allowed=True)
+        project.counters["identifications"] = project.counters.get("identifications", 0) + len(cleaned)
+    return Response.text(200, SUCCESS)
+
+
+def _check_identification(index: int, item: Any, min_id_length: int) -> dict[str, Any]:
+    def refuse(why: str) -> _Refused:
+        return _Refused(error(400, "missing_event", detail=f"identification {index}: {why}"))
+
+    if not isinstance(item, dict):
+        raise refuse("not a JSON object")
+    item = truncate_strings(item)
+    bad_values, _too_short, remaining = check_ids(item, min_id_length)
+    if bad_values:
+        raise refuse(f"invalid {bad_values[0]}")
+    if not remaining:
+        raise refuse(f"needs a user_id or device_id of at least {min_id_length} characters")
+    if item.get("groups") is not None and not groups_are_valid(item["groups"]):
+        raise refuse("groups: at most 5 types with at most 10 values each")
+    try:
+        normalize_operations(item.get("user_properties"), USER_OPERATORS)
+    except ProfileError as exc:
+        raise refuse(f"user_properties: {exc}") from None
+    return item
+
+
+@route("POST", "/groupidentify")
+def group_identify(request: Request, state: EmulatorState) -> Response:
+    """Apply group_properties operations to group profiles (documented answers: 200 and 400 only)."""
+    limits = state.limits
+    try:
+        project, fields = _open(request, state, limits.groupidentify_max_bytes, 400)
+        items = _items(fields, "identification", "missing_event")
+        if len(items) > limits.groupidentify_max_items:
+            return error(400, "Too many group identifications", limit=limits.groupidentify_max_items)
+        cleaned = [_check_group(i, item) for i, item in enumerate(items)]
+    except _Refused as refused:
+        return refused.response
+    property_count = sum(_property_count(item.get("group_properties")) for item in cleaned)
+    if property_count > limits.groupidentify_max_properties:
+        return error(400, "Too many group properties", limit=limits.groupidentify_max_properties)
+    with state.lock:
+        for item in cleaned:
+            apply_group_properties(
+                project, item["group_type"], item["group_value"], item.get("group_properties")
+            )
+        project.counters["group_identifications"] = (
+            project.counters.get("group_identifications", 0) + len(cleaned)
+        )
+    return Response.text(200, SUCCESS)
+
+
+def _check_group(index: int, item: Any) -> dict[str, Any]:
+    def refuse(why: str) -> _Refused:
+        return _Refused(error(400, "missing_event", detail=f"identification {index}: {why}"))
+
+    if not isinstance(item, dict):
+        raise refuse("not a JSON object")
+    item = truncate_strings(item)
+    for name in ("group_type", "group_value"):
+        if not isinstance(item.get(name), str) or not item[name]:
+            raise refuse(f"{name} must be a non-empty string")
+    try:
+        normalize_operations(item.get("group_properties"), GROUP_OPERATORS)
+    except ProfileError as exc:
+        raise refuse(f"group_properties: {exc}") from None
+    return item
+
+
+def _property_count(properties: Any) -> int:
+    if not isinstance(properties, dict):
+        return 0
+    if any(key.startswith("$") for key in properties):
+        return sum(len(v) for v in properties.values() if isinstance(v, dict))
+    return len(properties)
+
+
+@route("POST", "/usermap")
+def user_map(request: Request, state: EmulatorState) -> Response:
+    """Map user_ids to a global_user_id, or unmap them (Portfolio)."""
+    limits = state.limits
+    try:
+        project, fields = _open(request, state, limits.usermap_max_bytes, 413)
+        if not fields.get("mapping"):
+            return error(400, "Request missing required field", missing_field="mapping")
+        items = _items(fields, "mapping", "Invalid mapping")
+        if len(items) > limits.usermap_max_items:
+            return Response.json(413, PAYLOAD_TOO_LARGE)
+        for index, item in enumerate(items):
+            _check_mapping(index, item)
+    except _Refused as refused:
+        return refused.response
+    with state.lock:
+        for item in items:
+            if item.get("unmap") is True:
+                project.user_mappings.pop(item["user_id"], None)
+            else:
+                project.user_mappings[item["user_id"]] = {"global_user_id": item["global_user_id"]}
+    return Response.text(200, SUCCESS)
+
+
+def _check_mapping(index: int, item: Any) -> None:
+    def refuse(why: str) -> _Refused:
+        return _Refused(error(400, "Invalid mapping", detail=f"mapping {index}: {why}"))
+
+    if not isinstance(item, dict) or not isinstance(item.get("user_id"), str) or not item["user_id"]:
+        raise refuse("needs a user_id string")
+    if item.get("unmap") is True:
+        return
+    if not isinstance(item.get("global_user_id"), str) or not item["global_user_id"]:
+        raise refuse("needs a global_user_id string or unmap: true")
