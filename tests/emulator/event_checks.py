@@ -1,4 +1,4 @@
-"""Per-event validation for /batch and /2/httpapi, collecting every offending index as the Batch page says."""
+"""Per-event checks for /batch and /2/httpapi; every offending index is listed, as Batch says."""
 
 from __future__ import annotations
 
@@ -32,7 +32,13 @@ MAX_GROUP_TYPES = 5
 MAX_GROUP_VALUES = 10
 INTEGER_FIELDS = ("time", "quantity", "session_id", "event_id")
 NUMBER_FIELDS = ("price", "revenue", "location_lat", "location_lng")
-OBJECT_FIELDS = ("event_properties", "user_properties", "group_properties", "plan", "ingestion_metadata")
+OBJECT_FIELDS = (
+    "event_properties",
+    "user_properties",
+    "group_properties",
+    "plan",
+    "ingestion_metadata",
+)
 ID_FIELDS = ("user_id", "device_id")
 IDENTIFY = "$identify"
 GROUP_IDENTIFY = "$groupidentify"
@@ -70,7 +76,7 @@ def _is_number(value: Any) -> bool:
 
 
 def truncate_strings(value: Any) -> Any:
-    """The value with every string cut to 1024 characters (Amplitude truncates rather than rejects)."""
+    """The value with every string cut to 1024 characters (Amplitude truncates, not rejects)."""
     if isinstance(value, str):
         return value[:MAX_STRING_CHARS] if len(value) > MAX_STRING_CHARS else value
     if isinstance(value, dict):
@@ -93,10 +99,8 @@ def groups_are_valid(groups: Any) -> bool:
     return True
 
 
-def check_ids(
-    holder: dict[str, Any], min_id_length: int
-) -> tuple[list[str], list[str], list[str]]:
-    """Clean user_id/device_id in place: (invalid-value fields, too-short fields, fields that remain)."""
+def check_ids(holder: dict[str, Any], min_id_length: int) -> tuple[list[str], list[str], list[str]]:
+    """Clean user_id/device_id in place: (invalid-value names, too-short names, names kept)."""
     bad_values: list[str] = []
     too_short: list[str] = []
     remaining: list[str] = []
@@ -120,50 +124,65 @@ def check_ids(
 
 def check_event(index: int, event: Any, min_id_length: int, problems: EventProblems) -> None:
     """Validate and clean one event in place, recording each problem under its index."""
-    invalid = problems.invalid_fields
     if not isinstance(event, dict):
-        invalid.setdefault("event", []).append(index)
+        problems.invalid_fields.setdefault("event", []).append(index)
         return
     event_type = event.get("event_type")
     if not event_type:
         problems.missing_fields.setdefault("event_type", []).append(index)
     elif not isinstance(event_type, str):
-        invalid.setdefault("event_type", []).append(index)
-    bad_values, too_short, remaining = check_ids(event, min_id_length)
-    for name in bad_values:
+        problems.invalid_fields.setdefault("event_type", []).append(index)
+    _check_event_ids(index, event, min_id_length, problems)
+    invalid = problems.invalid_fields
+    for name in _wrongly_typed_fields(event):
         invalid.setdefault(name, []).append(index)
-    if not remaining and not bad_values and event_type != GROUP_IDENTIFY:
-        if too_short:
-            for name in too_short:
-                problems.invalid_id_lengths.setdefault(name, []).append(index)
-        else:
-            for name in ID_FIELDS:
-                problems.missing_fields.setdefault(name, []).append(index)
-    for name in INTEGER_FIELDS:
-        value = event.get(name)
-        if value is not None and not _is_int(value):
-            invalid.setdefault(name, []).append(index)
-    for name in NUMBER_FIELDS:
-        value = event.get(name)
-        if value is not None and not _is_number(value):
-            invalid.setdefault(name, []).append(index)
-    for name in OBJECT_FIELDS:
-        value = event.get(name)
-        if value is not None and not isinstance(value, dict):
-            invalid.setdefault(name, []).append(index)
-    groups = event.get("groups")
-    if groups is not None and not groups_are_valid(groups):
-        invalid.setdefault("groups", []).append(index)
     _check_operations(index, event, event_type, invalid)
     for key, value in event.items():
         if isinstance(value, (str, dict, list)):
             event[key] = truncate_strings(value)
 
 
+def _check_event_ids(
+    index: int, event: dict[str, Any], min_id_length: int, problems: EventProblems
+) -> None:
+    """Invalid id values are invalid fields; an event left with no id is listed by reason."""
+    bad_values, too_short, remaining = check_ids(event, min_id_length)
+    for name in bad_values:
+        problems.invalid_fields.setdefault(name, []).append(index)
+    if remaining or bad_values or event.get("event_type") == GROUP_IDENTIFY:
+        return
+    if too_short:
+        for name in too_short:
+            problems.invalid_id_lengths.setdefault(name, []).append(index)
+    else:
+        for name in ID_FIELDS:
+            problems.missing_fields.setdefault(name, []).append(index)
+
+
+def _wrongly_typed_fields(event: dict[str, Any]) -> list[str]:
+    """Names of fields whose value has the wrong JSON type (null counts as absent)."""
+    wrong = [
+        name for name in INTEGER_FIELDS if event.get(name) is not None and not _is_int(event[name])
+    ]
+    wrong += [
+        name
+        for name in NUMBER_FIELDS
+        if event.get(name) is not None and not _is_number(event[name])
+    ]
+    wrong += [
+        name
+        for name in OBJECT_FIELDS
+        if event.get(name) is not None and not isinstance(event[name], dict)
+    ]
+    if event.get("groups") is not None and not groups_are_valid(event["groups"]):
+        wrong.append("groups")
+    return wrong
+
+
 def _check_operations(
     index: int, event: dict[str, Any], event_type: Any, invalid: dict[str, list[int]]
 ) -> None:
-    """$identify / $groupidentify carry operator bags; plain events may carry plain user properties."""
+    """$identify / $groupidentify carry operator bags, which must be well formed."""
     bag_name = "group_properties" if event_type == GROUP_IDENTIFY else "user_properties"
     bag = event.get(bag_name)
     if not isinstance(bag, dict) or not bag:

@@ -1,8 +1,8 @@
-"""Form-encoded /identify, /groupidentify and /usermap: validate the whole request, then apply it."""
+"""Form-encoded /identify, /groupidentify and /usermap: validate a whole request, then apply it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.emulator.event_checks import (
     DEFAULT_MIN_ID_LENGTH,
@@ -13,42 +13,44 @@ from tests.emulator.event_checks import (
 from tests.emulator.http import Request, Response, route
 from tests.emulator.ingest_common import (
     PAYLOAD_TOO_LARGE,
+    RefusedError,
+    bump,
     decoded_body,
     error,
     form_fields,
     json_field,
 )
 from tests.emulator.profile_store import apply_group_properties, apply_identity
-from tests.emulator.profiles import GROUP_OPERATORS, USER_OPERATORS, ProfileError, normalize_operations
-from tests.emulator.state import EmulatorState, Project
+from tests.emulator.profiles import (
+    GROUP_OPERATORS,
+    USER_OPERATORS,
+    ProfileError,
+    normalize_operations,
+)
+
+if TYPE_CHECKING:
+    from tests.emulator.state import EmulatorState, Project
 
 SUCCESS = "success"
-
-
-class _Refused(Exception):
-    """Validation failed; carries the response to send."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 def _open(
     request: Request, state: EmulatorState, max_bytes: int, too_large_status: int
 ) -> tuple[Project, dict[str, str]]:
-    """The project and form fields of a form-encoded ingestion request (raises _Refused)."""
+    """The project and form fields of a form-encoded ingestion request (raises RefusedError)."""
     body = decoded_body(request)
     if body is None:
-        raise _Refused(error(400, "missing_event", detail="body does not decompress"))
+        raise RefusedError(error(400, "missing_event", detail="body does not decompress"))
     if len(body) > max_bytes:
-        raise _Refused(Response.json(too_large_status, {**PAYLOAD_TOO_LARGE, "code": too_large_status}))
+        too_large = {**PAYLOAD_TOO_LARGE, "code": too_large_status}
+        raise RefusedError(Response.json(too_large_status, too_large))
     fields = form_fields(request, body) or {}
     api_key = fields.get("api_key")
     if not api_key:
-        raise _Refused(error(400, "Request missing required field", missing_field="api_key"))
+        raise RefusedError(error(400, "Request missing required field", missing_field="api_key"))
     project = state.project_by_api_key(api_key)
     if project is None:
-        raise _Refused(error(400, f"Invalid API key: {api_key}"))
+        raise RefusedError(error(400, f"Invalid API key: {api_key}"))
     return project, fields
 
 
@@ -59,13 +61,16 @@ def _items(fields: dict[str, str], name: str, missing_message: str) -> list[Any]
         return [value]
     if isinstance(value, list) and value:
         return value
-    raise _Refused(error(400, missing_message, detail=f"{name} is missing or not a JSON object/array"))
+    why = f"{name} is missing or not a JSON object/array"
+    raise RefusedError(error(400, missing_message, detail=why))
 
 
 def _min_id_length(fields: dict[str, str]) -> int:
     options = json_field(fields, "options")
     value = options.get("min_id_length") if isinstance(options, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_MIN_ID_LENGTH
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return DEFAULT_MIN_ID_LENGTH
 
 
 @route("POST", "/identify")
@@ -80,18 +85,18 @@ def identify(request: Request, state: EmulatorState) -> Response:
             return Response.json(413, PAYLOAD_TOO_LARGE)
         min_id_length = _min_id_length(fields)
         cleaned = [_check_identification(i, item, min_id_length) for i, item in enumerate(items)]
-    except _Refused as refused:
+    except RefusedError as refused:
         return refused.response
     with state.lock:
         for item in cleaned:
             apply_identity(project, item, operators_allowed=True)
-        project.counters["identifications"] = project.counters.get("identifications", 0) + len(cleaned)
+        bump(project, "identifications", len(cleaned))
     return Response.text(200, SUCCESS)
 
 
 def _check_identification(index: int, item: Any, min_id_length: int) -> dict[str, Any]:
-    def refuse(why: str) -> _Refused:
-        return _Refused(error(400, "missing_event", detail=f"identification {index}: {why}"))
+    def refuse(why: str) -> RefusedError:
+        return RefusedError(error(400, "missing_event", detail=f"identification {index}: {why}"))
 
     if not isinstance(item, dict):
         raise refuse("not a JSON object")
@@ -112,15 +117,16 @@ def _check_identification(index: int, item: Any, min_id_length: int) -> dict[str
 
 @route("POST", "/groupidentify")
 def group_identify(request: Request, state: EmulatorState) -> Response:
-    """Apply group_properties operations to group profiles (documented answers: 200 and 400 only)."""
+    """Apply group_properties operations to group profiles (documented answers: 200, 400)."""
     limits = state.limits
     try:
         project, fields = _open(request, state, limits.groupidentify_max_bytes, 400)
         items = _items(fields, "identification", "missing_event")
         if len(items) > limits.groupidentify_max_items:
-            return error(400, "Too many group identifications", limit=limits.groupidentify_max_items)
+            cap = limits.groupidentify_max_items
+            return error(400, "Too many group identifications", limit=cap)
         cleaned = [_check_group(i, item) for i, item in enumerate(items)]
-    except _Refused as refused:
+    except RefusedError as refused:
         return refused.response
     property_count = sum(_property_count(item.get("group_properties")) for item in cleaned)
     if property_count > limits.groupidentify_max_properties:
@@ -130,15 +136,13 @@ def group_identify(request: Request, state: EmulatorState) -> Response:
             apply_group_properties(
                 project, item["group_type"], item["group_value"], item.get("group_properties")
             )
-        project.counters["group_identifications"] = (
-            project.counters.get("group_identifications", 0) + len(cleaned)
-        )
+        bump(project, "group_identifications", len(cleaned))
     return Response.text(200, SUCCESS)
 
 
 def _check_group(index: int, item: Any) -> dict[str, Any]:
-    def refuse(why: str) -> _Refused:
-        return _Refused(error(400, "missing_event", detail=f"identification {index}: {why}"))
+    def refuse(why: str) -> RefusedError:
+        return RefusedError(error(400, "missing_event", detail=f"identification {index}: {why}"))
 
     if not isinstance(item, dict):
         raise refuse("not a JSON object")
@@ -174,7 +178,7 @@ def user_map(request: Request, state: EmulatorState) -> Response:
             return Response.json(413, PAYLOAD_TOO_LARGE)
         for index, item in enumerate(items):
             _check_mapping(index, item)
-    except _Refused as refused:
+    except RefusedError as refused:
         return refused.response
     with state.lock:
         for item in items:
@@ -186,10 +190,11 @@ def user_map(request: Request, state: EmulatorState) -> Response:
 
 
 def _check_mapping(index: int, item: Any) -> None:
-    def refuse(why: str) -> _Refused:
-        return _Refused(error(400, "Invalid mapping", detail=f"mapping {index}: {why}"))
+    def refuse(why: str) -> RefusedError:
+        return RefusedError(error(400, "Invalid mapping", detail=f"mapping {index}: {why}"))
 
-    if not isinstance(item, dict) or not isinstance(item.get("user_id"), str) or not item["user_id"]:
+    user_id = item.get("user_id") if isinstance(item, dict) else None
+    if not user_id or not isinstance(user_id, str):
         raise refuse("needs a user_id string")
     if item.get("unmap") is True:
         return

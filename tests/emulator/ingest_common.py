@@ -1,4 +1,4 @@
-"""Request decoding and error bodies shared by the ingestion endpoints (events, identify, usermap)."""
+"""Request decoding and error bodies shared by the ingestion endpoints."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import urllib.parse
 import zlib
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.emulator.http import Request, Response
+
+if TYPE_CHECKING:
+    from tests.emulator.state import Project
 
 PAYLOAD_TOO_LARGE = {"code": 413, "error": "Payload too large"}
 
@@ -34,13 +37,26 @@ def decoded_body(request: Request) -> bytes | None:
         return None
 
 
+class RefusedError(Exception):
+    """Validation failed; carries the response to send."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 def error(status: int, message: str, **extra: Any) -> Response:
     """An ingestion error body: {code, error, ...}."""
     return Response.json(status, {"code": status, "error": message, **extra})
 
 
+def bump(project: Project, name: str, amount: int = 1) -> None:
+    """Add to a project counter (caller holds the lock)."""
+    project.counters[name] = project.counters.get(name, 0) + amount
+
+
 def form_fields(request: Request, body: bytes) -> dict[str, str] | None:
-    """Fields of a urlencoded or multipart form body, or of the query string on GET; None if unreadable."""
+    """Fields of a urlencoded or multipart form (query string on GET); None if unreadable."""
     if request.method == "GET":
         return {key: values[0] for key, values in request.query.items() if values}
     content_type = header(request, "Content-Type")
@@ -60,7 +76,7 @@ def _multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
     )
     fields: dict[str, str] = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True)
         if name and isinstance(payload, bytes):

@@ -1,9 +1,9 @@
-"""POST /2/httpapi and /batch: validate, throttle, dedupe by insert_id and store, as HTTP V2 documents."""
+"""POST /2/httpapi and /batch: validate, throttle, dedupe by insert_id and store (HTTP V2 docs)."""
 
 from __future__ import annotations
 
 import bisect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -16,17 +16,21 @@ from tests.emulator.event_checks import (
     check_event,
 )
 from tests.emulator.http import Request, Response, route
-from tests.emulator.ingest_common import PAYLOAD_TOO_LARGE, decoded_body, error, header
+from tests.emulator.ingest_common import (
+    PAYLOAD_TOO_LARGE,
+    RefusedError,
+    bump,
+    decoded_body,
+    error,
+    header,
+)
 from tests.emulator.profile_store import apply_group_properties, apply_identity
 from tests.emulator.profiles import USER_OPERATORS
-from tests.emulator.state import EmulatorState, Limits, Project
+
+if TYPE_CHECKING:
+    from tests.emulator.state import EmulatorState, Limits, Project
 
 DAY_SECONDS = 24 * 3600
-
-
-def bump(project: Project, name: str, amount: int = 1) -> None:
-    """Add to a project counter (caller holds the lock)."""
-    project.counters[name] = project.counters.get(name, 0) + amount
 
 
 @route("POST", "/2/httpapi")
@@ -47,38 +51,16 @@ def upload_events(
     request: Request, state: EmulatorState, max_events: int, max_bytes: int
 ) -> Response:
     """Whole-request semantics: any non-200 answer ingests nothing."""
-    body = decoded_body(request)
-    if body is None:
-        return error(400, "Invalid JSON request body")
-    if not body.strip():
-        return error(400, "Missing request body")
-    if len(body) > max_bytes:
-        return Response.json(413, PAYLOAD_TOO_LARGE)
-    content_type = header(request, "Content-Type").lower()
-    if content_type and "json" not in content_type:
-        return error(400, "Invalid JSON request body")
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return error(400, "Invalid JSON request body")
-    if not isinstance(payload, dict):
-        return error(400, "Invalid JSON request body")
-    api_key = payload.get("api_key")
-    if not isinstance(api_key, str) or not api_key:
-        return error(400, "Request missing required field", missing_field="api_key")
-    events = payload.get("events")
-    if not isinstance(events, list) or not events:
-        return error(400, "Request missing required field", missing_field="events")
-    project = state.project_by_api_key(api_key)
-    if project is None:
-        return error(400, f"Invalid API key: {api_key}")
-    if len(events) > max_events:
-        return Response.json(413, PAYLOAD_TOO_LARGE)
+        project, payload, size = _open_upload(request, state, max_events, max_bytes)
+    except RefusedError as refused:
+        return refused.response
+    events: list[Any] = payload["events"]
     if state.limits.ack_only:
         with state.lock:
             bump(project, "requests")
             bump(project, "events_received", len(events))
-        return _accepted(len(events), len(body), state.now())
+        return _accepted(len(events), size, state.now())
     min_id_length = _min_id_length(payload.get("options"))
     if min_id_length is None:
         return error(400, "Invalid JSON request body")
@@ -97,7 +79,43 @@ def upload_events(
         _store(project, events, state.limits, now)
         bump(project, "requests")
         bump(project, "events_received", len(events))
-    return _accepted(len(events), len(body), now)
+    return _accepted(len(events), size, now)
+
+
+def _open_upload(
+    request: Request, state: EmulatorState, max_events: int, max_bytes: int
+) -> tuple[Project, dict[str, Any], int]:
+    """Project, parsed body and decompressed size; raises RefusedError with the documented 4xx."""
+    body = decoded_body(request)
+    if body is not None and not body.strip():
+        raise RefusedError(error(400, "Missing request body"))
+    if body is not None and len(body) > max_bytes:
+        raise RefusedError(Response.json(413, PAYLOAD_TOO_LARGE))
+    payload = _json_object(request, body)
+    if payload is None or body is None:
+        raise RefusedError(error(400, "Invalid JSON request body"))
+    for name, kind in (("api_key", str), ("events", list)):
+        if not payload.get(name) or not isinstance(payload[name], kind):
+            missing = error(400, "Request missing required field", missing_field=name)
+            raise RefusedError(missing)
+    project = state.project_by_api_key(payload["api_key"])
+    if project is None:
+        raise RefusedError(error(400, f"Invalid API key: {payload['api_key']}"))
+    if len(payload["events"]) > max_events:
+        raise RefusedError(Response.json(413, PAYLOAD_TOO_LARGE))
+    return project, payload, len(body)
+
+
+def _json_object(request: Request, body: bytes | None) -> dict[str, Any] | None:
+    """The body as a JSON object, or None (undecodable, not JSON, or not declared as JSON)."""
+    content_type = header(request, "Content-Type").lower()
+    if body is None or (content_type and "json" not in content_type):
+        return None
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _accepted(count: int, size: int, now: float) -> Response:
@@ -216,7 +234,7 @@ def _store(project: Project, events: list[dict[str, Any]], limits: Limits, now: 
 
 
 def _apply_profiles(project: Project, event: dict[str, Any]) -> None:
-    """$identify and $groupidentify events update profiles; plain events $set plain user properties."""
+    """$identify / $groupidentify events update profiles; plain events $set plain properties."""
     event_type = event.get("event_type")
     if event_type == GROUP_IDENTIFY:
         bag = event.get("group_properties")

@@ -1,11 +1,18 @@
-"""Where ingested identities live: one profile per user_id (else device_id), one per (group type, value)."""
+"""Profiles of ingested identities: one per user_id (else device_id), one per group."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tests.emulator.profiles import GROUP_OPERATORS, USER_OPERATORS, apply_operations, normalize_operations
-from tests.emulator.state import Project
+from tests.emulator.profiles import (
+    GROUP_OPERATORS,
+    USER_OPERATORS,
+    apply_operations,
+    normalize_operations,
+)
+
+if TYPE_CHECKING:
+    from tests.emulator.state import Project
 
 # Top-level keys an event or identification carries about the user's device and place.
 DEVICE_FIELDS = (
