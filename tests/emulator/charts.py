@@ -77,10 +77,10 @@ def users(request: Request, state: EmulatorState) -> Response:
         moment = row["user_creation_time"] if metric == "new" else row["event_time"]
         day = date.fromisoformat(moment[:10])
         daily.setdefault((label, day), set()).add(row["amplitude_id"])
-    labels = sorted({label for label, _ in daily}) or ["(none)" if group_by else "0"]
     window = int(interval)
-    series = [
-        [
+
+    def counts(label: str) -> list[int]:
+        return [
             len(
                 set().union(
                     *(daily.get((label, day - timedelta(days=k)), set()) for k in range(window))
@@ -88,15 +88,22 @@ def users(request: Request, state: EmulatorState) -> Response:
             )
             for day in days
         ]
-        for label in labels
-    ]
+
+    by_label = {label: counts(label) for label in sorted({label for label, _ in daily})}
+    by_label = {label: values for label, values in by_label.items() if any(values)}
+    if not by_label:
+        by_label = {"(none)" if group_by else "0": [0] * len(days)}
+    labels, series = list(by_label), list(by_label.values())
     return Response.json(
         200,
         {
             "data": {
                 "series": series,
                 "seriesLabels": labels if group_by else [0],
-                "seriesMeta": [{"segmentIndex": 0, "groupByValue": label} for label in labels],
+                "seriesMeta": [
+                    {"segmentIndex": 0, **({"groupByValue": label} if group_by else {})}
+                    for label in labels
+                ],
                 "seriesCollapsed": [[{"setId": "", "value": sum(values)}] for values in series],
                 "xValues": [day.isoformat() for day in days],
             }
