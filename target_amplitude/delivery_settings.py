@@ -1,0 +1,80 @@
+"""Delivery settings (issue #6), with per-endpoint defaults from Amplitude's documented limits."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from target_amplitude.client import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+POLICIES_REJECTED = ("fail", "dead_letter", "skip")
+POLICIES_DEFERRED = ("fail", "dead_letter")
+# Hard per-request caps (ingestion notes §3.8): /groupidentify takes at most 1024 identifications.
+MAX_ITEMS = {EVENTS: 2000, IDENTIFY: 2000, GROUP_IDENTIFY: 1024, USERMAP: 2000}
+# Byte caps with a margin below 20 MB (/batch) and 1 MB (the rest), whichever way "MB" is read.
+DEFAULT_BYTES = {"batch": 19_000_000, "httpapi": 900_000, "form": 900_000}
+# Amplitude's documented pause after a 429: 30 s on HTTP V2, ~15 s on /batch and /identify.
+DEFAULT_THROTTLE_WAIT = {"httpapi": 30.0, "batch": 15.0, "form": 15.0}
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """The `# --- delivery` settings of the target, with defaults."""
+
+    event_endpoint: str = "batch"
+    min_id_length: int | None = None
+    events_per_request: int = 2000
+    max_request_bytes: int | None = None
+    identifications_per_request: int = 500
+    request_timeout: float = 60.0
+    max_retries: int = 8
+    retry_backoff_base_seconds: float = 1.0
+    retry_backoff_max_seconds: float = 120.0
+    retry_time_budget_seconds: float = 900.0
+    throttle_wait_seconds: float | None = None
+    on_rejected: str = "fail"
+    on_deferred: str = "fail"
+    dead_letter_path: str = "target-amplitude-dead-letters.jsonl"
+
+    def __post_init__(self) -> None:
+        """Refuse values the schema would refuse, for Deliverers built directly in code."""
+        if self.event_endpoint not in ("batch", "httpapi"):
+            raise ValueError(
+                f"event_endpoint must be batch or httpapi, not {self.event_endpoint!r}"
+            )
+        if self.on_rejected not in POLICIES_REJECTED:
+            raise ValueError(f"on_rejected must be one of {POLICIES_REJECTED}")
+        if self.on_deferred not in POLICIES_DEFERRED:
+            raise ValueError(f"on_deferred must be one of {POLICIES_DEFERRED}")
+        if self.events_per_request < 1 or self.identifications_per_request < 1:
+            raise ValueError("events_per_request and identifications_per_request must be >= 1")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> DeliverySettings:
+        """Pick the delivery keys out of the target config (unset keys keep their defaults)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in config.items() if k in names and v is not None})
+
+    def count_cap(self, endpoint: str) -> int:
+        """Items per request for an endpoint."""
+        wanted = self.events_per_request if endpoint == EVENTS else self.identifications_per_request
+        return max(1, min(wanted, MAX_ITEMS[endpoint]))
+
+    def byte_cap(self, endpoint: str) -> int:
+        """Serialized body bytes per request for an endpoint."""
+        default = DEFAULT_BYTES[self.event_endpoint if endpoint == EVENTS else "form"]
+        if self.max_request_bytes is None:
+            return default
+        if endpoint == EVENTS:
+            return self.max_request_bytes
+        return min(self.max_request_bytes, default)
+
+    def throttle_wait(self, endpoint: str) -> float:
+        """Seconds a throttled user/device waits before its events are re-sent."""
+        if self.throttle_wait_seconds is not None:
+            return float(self.throttle_wait_seconds)
+        return DEFAULT_THROTTLE_WAIT[self.event_endpoint if endpoint == EVENTS else "form"]
