@@ -251,3 +251,12 @@ def test_usermap_over_the_item_cap_is_413(emulator):
     emulator.state.limits.usermap_max_items = 1
     mapping = [{"user_id": f"user-{n}", "global_user_id": "g"} for n in range(2)]
     assert post_form(emulator, "/usermap", mapping=mapping).status_code == 413
+
+
+def test_identify_also_accepts_query_parameters_on_get(emulator):
+    params = {
+        "api_key": API_KEY_B,
+        "identification": json.dumps({"user_id": "user-0001", "user_properties": {"a": 1}}),
+    }
+    assert requests.get(emulator.url + "/identify", params=params, timeout=10).status_code == 200
+    assert project(emulator).user_profiles["user-0001"]["user_properties"] == {"a": 1}

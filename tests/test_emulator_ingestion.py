@@ -397,3 +397,13 @@ def test_injected_status_fault_answers_before_validation(emulator):
     assert upload(emulator, [event()]).status_code == 503
     assert stored(emulator) == []
     assert upload(emulator, [event()]).status_code == 200
+
+
+def test_control_api_sets_eps_limits_and_moves_the_clock(emulator):
+    control = emulator.url + "/__emulator__"
+    requests.post(control + "/limits", json={"eps_cap": 0.1, "eps_window_seconds": 10}, timeout=10)
+    assert upload(emulator, [event(1, insert_id="a")]).status_code == 200
+    assert upload(emulator, [event(1, insert_id="b")]).status_code == 429
+    moved = requests.post(control + "/clock", json={"advance": 11}, timeout=10).json()
+    assert moved["offset"] == 11
+    assert upload(emulator, [event(1, insert_id="b")]).status_code == 200

@@ -133,3 +133,14 @@ def ingestion_counters(request: Request, state: EmulatorState) -> Response:
         return Response.json(404, {"error": "no such project"})
     with state.lock:
         return Response.json(200, dict(project.counters))
+
+
+@route("POST", PREFIX + "/clock")
+def shift_clock(request: Request, state: EmulatorState) -> Response:
+    """Move the emulator clock: {"advance": seconds} or {"offset": seconds} (EPS, quota, dedupe)."""
+    payload: dict[str, Any] = request.json() if request.body else {}
+    with state.lock:
+        if "offset" in payload:
+            state.clock_offset = float(payload["offset"])
+        state.clock_offset += float(payload.get("advance", 0))
+        return Response.json(200, {"offset": state.clock_offset, "now": state.now()})
