@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import msgspec
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import InvalidInputLine
+
+from target_amplitude.delivery import Deliverer, RecordsNotDeliveredError
+from target_amplitude.mapping import KINDS, resolve_spec
+from target_amplitude.plans import StreamPlan
+from target_amplitude.sinks import AmplitudeSink, DryRunWriter
+from target_amplitude.timeconv import datetime_to_ms
+
+_DECODER = msgspec.json.Decoder()
+
+
+class FloatMsgSpecReader(MsgSpecReader):
+    """msgspec reader that keeps JSON numbers as int/float (Amplitude wants floats, not Decimal)."""
+
+    def deserialize_json(self, line: str) -> dict:
+        """Parse one Singer message line."""
+        try:
+            return _DECODER.decode(line)  # type: ignore[no-any-return]
+        except msgspec.DecodeError as exc:
+            raise InvalidInputLine(f"Unable to parse line as JSON: {line[:200]}") from exc
 
 
 class TargetAmplitude(Target):
@@ -42,5 +69,199 @@ class TargetAmplitude(Target):
             ),
         ),
         # --- mapping (streams -> object kinds) ------------------------------------------------
+        th.Property(
+            "streams",
+            th.ObjectType(additional_properties=True),
+            title="Stream mappings",
+            description=(
+                "Stream name or glob (`events_*`) -> mapping spec: `object` (event, user, device, "
+                "group, user_mapping, or a list), Amplitude fields as a record field path "
+                '(`"customer.id"`), a template (`"Viewed {page}"`) or `{"const": ...}`, '
+                "`event_properties`/`user_properties`/`group_properties` (`*`, a list, or "
+                "`{include, exclude}`), `property_operations`, `null_values`, "
+                "`allow_missing_time`, `touch_event`, `group_membership`, `skip_event_types`, "
+                "`preset` (`amplitude_export`)."
+            ),
+        ),
+        th.Property(
+            "default_object",
+            th.StringType,
+            default="none",
+            allowed_values=[*KINDS, "none"],
+            title="Kind for unmapped streams",
+            description="Object kind for streams not in `streams`; `none` makes them a config error.",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            title="Dry run",
+            description="Build and validate every payload and write them out; send nothing.",
+        ),
+        th.Property(
+            "dry_run_path",
+            th.StringType,
+            title="Dry-run output file",
+            description="JSON Lines file for `dry_run` payloads (default: the log).",
+        ),
         # --- delivery (batching, retries, rejected records) -------------------------------------
+        th.Property(
+            "event_endpoint",
+            th.StringType,
+            default="batch",
+            allowed_values=["batch", "httpapi"],
+            description=(
+                "Events API: `batch` (/batch: 20 MB, 1000 events/s per user; for loads and "
+                "backfills) or `httpapi` (/2/httpapi: 1 MB, 30 events/s per user)."
+            ),
+        ),
+        th.Property(
+            "min_id_length",
+            th.IntegerType,
+            description=(
+                "Minimum user_id/device_id length; when set it is sent as `options.min_id_length` "
+                "with every events request (Amplitude's default is 5)."
+            ),
+        ),
+        th.Property(
+            "events_per_request",
+            th.IntegerType,
+            default=2000,
+            description="Events per request (at most 2000, Amplitude's cap); lowered after a 413.",
+        ),
+        th.Property(
+            "max_request_bytes",
+            th.IntegerType,
+            description=(
+                "Serialized body bytes per request, measured while filling it. Default 19,000,000 "
+                "for /batch and 900,000 for /2/httpapi and the form endpoints (under 20 MB / 1 MB)."
+            ),
+        ),
+        th.Property(
+            "identifications_per_request",
+            th.IntegerType,
+            default=500,
+            description=(
+                "Identifications per /identify, /groupidentify (at most 1024) or /usermap request."
+            ),
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType,
+            default=60,
+            description="Seconds to wait for an answer; a timeout is retried like a 5xx.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description=(
+                "Retries of a request after 5xx, timeouts or dropped connections (same "
+                "insert_ids); past it the run fails without a new STATE (nothing is dropped)."
+            ),
+        ),
+        th.Property(
+            "retry_backoff_base_seconds",
+            th.NumberType,
+            default=1,
+            description="First back-off delay; doubles per retry, with jitter.",
+        ),
+        th.Property(
+            "retry_backoff_max_seconds",
+            th.NumberType,
+            default=120,
+            description="Longest back-off delay between two retries.",
+        ),
+        th.Property(
+            "retry_time_budget_seconds",
+            th.NumberType,
+            default=900,
+            description=(
+                "Longest time a record may keep failing (5xx or 429) before the run fails "
+                "without a new STATE."
+            ),
+        ),
+        th.Property(
+            "throttle_wait_seconds",
+            th.NumberType,
+            description=(
+                "Pause of a throttled user/device after a 429 (others go on). Default: Amplitude's "
+                "documented 30 s for httpapi, 15 s for batch and identify."
+            ),
+        ),
+        th.Property(
+            "on_rejected",
+            th.StringType,
+            default="fail",
+            allowed_values=["fail", "dead_letter", "skip"],
+            description=(
+                "Records Amplitude (or local validation) will never accept: `fail` delivers the "
+                "rest, emits no further STATE and exits non-zero with a report; `dead_letter` "
+                "appends record, payload and reason to `dead_letter_path` and goes on; `skip` logs."
+            ),
+        ),
+        th.Property(
+            "on_deferred",
+            th.StringType,
+            default="fail",
+            allowed_values=["fail", "dead_letter"],
+            description=(
+                "Events of users/devices over Amplitude's daily quota (undeliverable for up to "
+                "24 h): `fail` (like on_rejected) or `dead_letter`."
+            ),
+        ),
+        th.Property(
+            "dead_letter_path",
+            th.StringType,
+            default="target-amplitude-dead-letters.jsonl",
+            description="JSONL file that `dead_letter` appends to (one line per record).",
+        ),
     ).to_dict()
+
+    default_sink_class = AmplitudeSink
+    message_reader_class = FloatMsgSpecReader
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Compile every configured stream mapping up front, so config errors stop the run early."""
+        super().__init__(**kwargs)
+        self.fallback_time_ms = datetime_to_ms(dt.datetime.now(tz=dt.timezone.utc))
+        streams = self.config.get("streams") or {}
+        for name in streams:
+            spec = resolve_spec(name, streams, self.config.get("default_object"))
+            StreamPlan(name, spec, (), self.fallback_time_ms)
+        self._state_withheld = False
+
+    @cached_property
+    def deliverer(self) -> Deliverer:
+        """The one Deliverer of this run, shared by every sink."""
+        return Deliverer.from_config(self.config, logger=self.logger.getChild("delivery"))
+
+    @cached_property
+    def dry_run_writer(self) -> DryRunWriter | None:
+        """Where `dry_run` payloads go (None when really sending)."""
+        if not self.config.get("dry_run"):
+            return None
+        path = self.config.get("dry_run_path")
+        return DryRunWriter(Path(path) if path else None, self.logger)
+
+    def _write_state_message(self, state: dict) -> None:
+        """Withhold STATE once a record was rejected under `on_rejected: fail`."""
+        if self.deliverer.failed:
+            if not self._state_withheld:
+                self.logger.error("Records were not delivered: STATE is withheld from here on")
+            self._state_withheld = True
+            return
+        super()._write_state_message(state)
+
+    def process_endofpipe(self) -> None:
+        """Drain, log the delivery summary, and fail the run if records were not delivered."""
+        try:
+            super().process_endofpipe()
+        finally:
+            if self.dry_run_writer is not None:
+                self.dry_run_writer.close()
+            self.deliverer.log_summary()
+            self.deliverer.close()
+        if self.deliverer.failed:
+            raise RecordsNotDeliveredError(self.deliverer.report())
+

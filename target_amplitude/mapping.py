@@ -1,0 +1,463 @@
+"""Record -> Amplitude payload, driven by the `streams` setting (configuration is data).
+
+Each incoming stream resolves to a spec (by exact name, else the first matching glob, else
+`default_object`), and the spec compiles once into one `KindPlan` per object kind. Building a
+payload is then a single pass over the record plus the compiled getters:
+
+- a record field named like an Amplitude key of the kind maps to it (convention);
+- `event_properties` / `user_properties` / `groups` / `group_properties` objects pass through;
+- every other field lands in the kind's property bag (narrowed by include/exclude);
+- explicit spec entries (field path, template or constant) win over the convention.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.exceptions import ConfigValidationError
+
+from target_amplitude.delivery import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
+from target_amplitude.insert_ids import derive_insert_id
+from target_amplitude.presets import PRESETS
+from target_amplitude.sources import Getter, compile_source, direct_fields, is_source_object
+from target_amplitude.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
+from target_amplitude.validation import INVALID_TIME, MISSING_TIME, RecordProblem
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+EVENT = "event"
+USER = "user"
+DEVICE = "device"
+GROUP = "group"
+USER_MAPPING = "user_mapping"
+KINDS = (EVENT, USER, DEVICE, GROUP, USER_MAPPING)
+
+EVENT_KEYS = frozenset(
+    ["user_id", "device_id", "event_type", "time", "insert_id", "event_id", "session_id", "app_version", "platform", "os_name", "os_version", "device_brand", "device_manufacturer", "device_model", "carrier", "country", "region", "city", "dma", "language", "location_lat", "location_lng", "ip", "idfa", "idfv", "adid", "android_id", "android_app_set_id", "user_agent", "price", "quantity", "revenue", "productId", "revenueType", "currency", "plan", "ingestion_metadata", "partner_id", "version_name", "library", "$skip_user_properties_sync"]
+)
+IDENTIFY_KEYS = frozenset(
+    ["user_id", "device_id", "app_version", "platform", "os_name", "os_version", "device_brand", "device_manufacturer", "device_model", "carrier", "country", "region", "city", "dma", "language", "paying", "start_version"]
+)
+GROUP_KEYS = frozenset(("group_type", "group_value"))
+USER_MAPPING_KEYS = frozenset(("user_id", "global_user_id", "unmap"))
+ALIASES = {"product_id": "productId", "revenue_type": "revenueType"}
+BAGS = ("event_properties", "user_properties", "groups", "group_properties")
+SPEC_CONTROL_KEYS = frozenset(
+    ["object", "preset", "event_properties", "user_properties", "group_properties", "groups", "property_operations", "null_values", "allow_missing_time", "group_membership", "touch_event", "skip_event_types"]
+)
+KNOWN_FIELD_KEYS = EVENT_KEYS | IDENTIFY_KEYS | GROUP_KEYS | USER_MAPPING_KEYS
+OPERATOR_NAMES = {
+    "set": "$set",
+    "set_once": "$setOnce",
+    "add": "$add",
+    "append": "$append",
+    "prepend": "$prepend",
+    "unset": "$unset",
+    "pre_insert": "$preInsert",
+    "post_insert": "$postInsert",
+    "remove": "$remove",
+}
+GROUP_OPERATOR_NAMES = frozenset(("$set", "$setOnce", "$add", "$append", "$prepend", "$unset"))
+ID_KEYS = ("user_id", "device_id")
+STRING_KEYS = ("event_type", "insert_id", "group_type", "group_value", "global_user_id")
+
+
+@dataclass(frozen=True)
+class KindShape:
+    """What a kind's payload looks like: its keys, pass-through bags and main property bag."""
+
+    endpoint: str
+    keys: frozenset[str]
+    pass_through: tuple[str, ...]
+    main_bag: str | None
+
+
+SHAPES = {
+    EVENT: KindShape(EVENTS, EVENT_KEYS, BAGS, "event_properties"),
+    USER: KindShape(IDENTIFY, IDENTIFY_KEYS, ("user_properties", "groups"), "user_properties"),
+    DEVICE: KindShape(IDENTIFY, IDENTIFY_KEYS, ("user_properties", "groups"), "user_properties"),
+    GROUP: KindShape(GROUP_IDENTIFY, GROUP_KEYS, ("group_properties",), "group_properties"),
+    USER_MAPPING: KindShape(USERMAP, USER_MAPPING_KEYS, (), None),
+}
+
+
+def resolve_spec(
+    stream: str, streams: Mapping[str, Any] | None, default_object: str | None
+) -> dict[str, Any]:
+    """The spec for a stream: exact name, else the first matching glob, else `default_object`."""
+    streams = streams or {}
+    spec = streams.get(stream)
+    if spec is None:
+        for pattern, candidate in streams.items():
+            if fnmatch.fnmatchcase(stream, pattern):
+                spec = candidate
+                break
+    if spec is None:
+        if default_object in (None, "none"):
+            raise ConfigValidationError(
+                f"stream {stream!r} is not mapped: add it (or a glob matching it) to `streams`, "
+                "or set `default_object`"
+            )
+        spec = {"object": default_object}
+    if isinstance(spec, str):
+        spec = {"object": spec}
+    if not isinstance(spec, dict):
+        raise ConfigValidationError(f"streams.{stream}: expected an object, got {spec!r}")
+    preset = spec.get("preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigValidationError(
+                f"streams.{stream}.preset: unknown preset {preset!r}; known: {sorted(PRESETS)}"
+            )
+        spec = {**PRESETS[preset], **spec}
+    return dict(spec)
+
+
+def spec_kinds(stream: str, spec: Mapping[str, Any]) -> list[str]:
+    """The object kinds a spec names (one or a list), validated."""
+    raw = spec.get("object", EVENT)
+    kinds = [raw] if isinstance(raw, str) else list(raw)
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ConfigValidationError(
+                f"streams.{stream}.object: {kind!r} is not one of {', '.join(KINDS)}"
+            )
+    if not kinds:
+        raise ConfigValidationError(f"streams.{stream}.object: name at least one kind")
+    return kinds
+
+
+def _operations(stream: str, spec: Mapping[str, Any], kind: str) -> dict[str, str]:
+    """Property -> operator, from `{operator: [properties]}` or `{property: operator}`."""
+    raw = spec.get("property_operations") or {}
+    if not isinstance(raw, dict):
+        raise ConfigValidationError(f"streams.{stream}.property_operations must be an object")
+    result: dict[str, str] = {}
+    for left, right in raw.items():
+        pairs = [(name, left) for name in right] if isinstance(right, list) else [(left, right)]
+        for prop, operator_name in pairs:
+            operator = OPERATOR_NAMES.get(operator_name, operator_name)
+            if operator not in OPERATOR_NAMES.values():
+                raise ConfigValidationError(
+                    f"streams.{stream}.property_operations: unknown operator {operator_name!r}; "
+                    f"use one of {', '.join(OPERATOR_NAMES)}"
+                )
+            if kind == GROUP and operator not in GROUP_OPERATOR_NAMES:
+                raise ConfigValidationError(
+                    f"streams.{stream}.property_operations: {operator} is not supported for "
+                    f"groups (only {', '.join(sorted(GROUP_OPERATOR_NAMES))})"
+                )
+            result[prop] = operator
+    return result
+
+
+class KindPlan:
+    """One object kind of one stream, compiled: `build(record, identity)` returns the payload."""
+
+    def __init__(self, stream: str, kind: str, spec: Mapping[str, Any]) -> None:
+        """Compile the spec's sources, bags and operations for this kind."""
+        self.stream = stream
+        self.kind = kind
+        shape = SHAPES[kind]
+        self.endpoint = shape.endpoint
+        self.main_bag = shape.main_bag
+        where = f"streams.{stream}"
+        for key in spec:
+            if key not in SPEC_CONTROL_KEYS and ALIASES.get(key, key) not in KNOWN_FIELD_KEYS:
+                raise ConfigValidationError(
+                    f"{where}: {key!r} is neither an Amplitude field nor a mapping option"
+                )
+        self.explicit: list[tuple[str, Getter]] = []
+        consumed: set[str] = set()
+        unmapped: set[str] = set()
+        for raw_key, source in spec.items():
+            key = ALIASES.get(raw_key, raw_key)
+            if raw_key in SPEC_CONTROL_KEYS or key not in shape.keys:
+                continue
+            if key == "insert_id" and source == "auto":
+                continue  # the default: the record's insert_id, else a derived one
+            getter = compile_source(source, f"{where}.{raw_key}")
+            consumed.update(direct_fields(source))
+            if getter is None:
+                unmapped.add(key)
+            else:
+                self.explicit.append((key, getter))
+        explicit_keys = {key for key, _ in self.explicit} | unmapped
+        self.convention = {name: name for name in shape.keys if name not in explicit_keys}
+        self.convention.update(
+            {alias: key for alias, key in ALIASES.items() if key in self.convention}
+        )
+        self.pass_through = tuple(name for name in shape.pass_through if spec.get(name) is not False)
+        self.group_getters = self._compile_groups(spec.get("groups"), where, consumed)
+        self.side_bags: dict[str, tuple[str, ...]] = {}
+        self.bag_include: frozenset[str] | None = None
+        self.bag_exclude: frozenset[str] = frozenset()
+        self.bag_field: Getter | None = None
+        self.take_leftovers = self.main_bag is not None
+        for bag in ("event_properties", "user_properties", "group_properties"):
+            selector = spec.get(bag)
+            if bag not in shape.pass_through or selector is None or selector is False:
+                if bag == self.main_bag and selector is False:
+                    self.take_leftovers = False
+                continue
+            self._compile_bag(bag, selector, f"{where}.{bag}", consumed)
+        self.skip_fields = frozenset(consumed | set(self.pass_through))
+        self.operations = _operations(stream, spec, kind) if kind in (USER, DEVICE, GROUP) else {}
+        self.unset_nulls = spec.get("null_values", "skip") == "unset"
+        if spec.get("null_values", "skip") not in ("skip", "unset"):
+            raise ConfigValidationError(f"{where}.null_values must be `skip` or `unset`")
+        self.allow_missing_time = bool(spec.get("allow_missing_time", False))
+        skip_types = spec.get("skip_event_types") or ()
+        self.skip_event_types = frozenset(t for t in skip_types if "*" not in t)
+        self.skip_event_globs = tuple(t for t in skip_types if "*" in t)
+
+    def _compile_groups(
+        self, groups: Any, where: str, consumed: set[str]
+    ) -> list[tuple[str, Getter]]:
+        """`groups: {group_type: source}` for events and identifies; a source is a plain path."""
+        if groups is None or groups is False or "groups" not in SHAPES[self.kind].pass_through:
+            return []
+        if isinstance(groups, str) or is_source_object(groups):
+            getter = compile_source(groups, f"{where}.groups")
+            consumed.update(direct_fields(groups))
+            return [("*", getter)] if getter is not None else []
+        if not isinstance(groups, dict):
+            raise ConfigValidationError(f"{where}.groups: map group types to sources")
+        compiled = []
+        for group_type, source in groups.items():
+            getter = compile_source(source, f"{where}.groups.{group_type}")
+            consumed.update(direct_fields(source))
+            if getter is not None:
+                compiled.append((group_type, getter))
+        return compiled
+
+    def _compile_bag(self, bag: str, selector: Any, where: str, consumed: set[str]) -> None:
+        """`"*"`, a list of fields, `{include, exclude}`, or `{"field": path}` to an object."""
+        if bag != self.main_bag:
+            if not isinstance(selector, list):
+                raise ConfigValidationError(f"{where}: list the fields to put in {bag}")
+            self.side_bags[bag] = tuple(selector)
+            consumed.update(selector)
+            return
+        if selector == "*":
+            return
+        if isinstance(selector, list):
+            self.bag_include = frozenset(selector)
+        elif isinstance(selector, dict) and set(selector) <= {"include", "exclude"}:
+            if "include" in selector:
+                self.bag_include = frozenset(selector["include"])
+            self.bag_exclude = frozenset(selector.get("exclude", ()))
+        elif is_source_object(selector) and "field" in selector:
+            self.bag_field = compile_source(selector, where)
+            consumed.update(direct_fields(selector))
+            self.take_leftovers = False
+        else:
+            raise ConfigValidationError(
+                f'{where}: use "*", a list of fields, {{"include": [...], "exclude": [...]}} '
+                'or {"field": "path.to.object"}'
+            )
+
+    # --- per record -------------------------------------------------------------------------
+
+    def build(self, record: dict[str, Any], identity: Any) -> dict[str, Any] | None:
+        """The payload for one record, or None for a skipped event type.
+
+        Raises RecordProblem when a value cannot be converted.
+        """
+        payload: dict[str, Any] = {}
+        bags: dict[str, dict[str, Any]] = {}
+        leftovers: dict[str, Any] = {}
+        skip = self.skip_fields
+        convention = self.convention
+        include = self.bag_include
+        exclude = self.bag_exclude
+        take = self.take_leftovers
+        for name, value in record.items():
+            if name in skip:
+                if value and name in self.pass_through and isinstance(value, dict):
+                    bags[name] = value
+                continue
+            target = convention.get(name)
+            if target is not None:
+                if value is not None:
+                    payload[target] = value
+                continue
+            if not take or name.startswith("_sdc_"):
+                continue
+            if (include is None or name in include) and name not in exclude:
+                leftovers[name] = value
+        for key, getter in self.explicit:
+            value = getter(record)
+            if value is not None:
+                payload[key] = value
+        if self.kind == EVENT and self._skipped(payload.get("event_type")):
+            return None
+        self._finish_scalars(payload, identity)
+        self._finish_bags(payload, record, bags, leftovers)
+        return payload
+
+    def _skipped(self, event_type: Any) -> bool:
+        if not isinstance(event_type, str):
+            return False
+        if event_type in self.skip_event_types:
+            return True
+        return any(fnmatch.fnmatchcase(event_type, glob) for glob in self.skip_event_globs)
+
+    def _finish_scalars(self, payload: dict[str, Any], identity: Any) -> None:
+        """Ids and names as strings; for events: time in ms and a deterministic insert_id."""
+        for key in ID_KEYS:
+            value = payload.get(key)
+            if value is not None and (type(value) is not str or value != value.strip()):
+                payload[key] = _id_string(value)
+        for key in STRING_KEYS:
+            value = payload.get(key)
+            if value is not None and type(value) is not str:
+                payload[key] = _id_string(value)
+        if self.kind == USER_MAPPING and "unmap" in payload:
+            payload["unmap"] = bool(payload["unmap"])
+        if self.kind != EVENT:
+            return
+        raw_time = payload.get("time")
+        if raw_time is None:
+            if not self.allow_missing_time:
+                raise RecordProblem(
+                    MISSING_TIME,
+                    "time",
+                    "events need a time (map `time` to a field, or set allow_missing_time)",
+                )
+        elif type(raw_time) is not int or raw_time < MS_THRESHOLD:
+            try:
+                payload["time"] = to_epoch_ms(raw_time)
+            except TimeParseError as exc:
+                raise RecordProblem(INVALID_TIME, "time", str(exc)) from None
+        if "insert_id" not in payload:
+            payload["insert_id"] = derive_insert_id(
+                self.stream, identity, payload.get("event_type"), payload.get("time")
+            )
+        session = payload.get("session_id")
+        if isinstance(session, str) and not session.lstrip("-").isdigit():
+            try:
+                payload["session_id"] = to_epoch_ms(session)
+            except TimeParseError:
+                pass  # validation reports it as a non-integer session_id
+
+    def _finish_bags(
+        self,
+        payload: dict[str, Any],
+        record: dict[str, Any],
+        bags: dict[str, dict[str, Any]],
+        leftovers: dict[str, Any],
+    ) -> None:
+        """Assemble property bags: pass-through objects, chosen fields, leftovers, groups."""
+        for bag, fields in self.side_bags.items():
+            chosen = {name: record[name] for name in fields if name in record}
+            if chosen:
+                bags[bag] = {**bags.get(bag, {}), **chosen}
+        main = self.main_bag
+        if main is not None and self.bag_field is not None:
+            value = self.bag_field(record)
+            if isinstance(value, dict) and value:
+                leftovers = {**value, **leftovers}
+        if self.group_getters:
+            self._collect_groups(record, bags)
+        if "groups" in bags:
+            bags["groups"] = _group_strings(bags["groups"])
+        if self.kind in (USER, DEVICE, GROUP) and main is not None:
+            operations = self._operations_bag(bags.pop(main, None), leftovers)
+            if operations:
+                payload[main] = operations
+        elif main is not None and leftovers:
+            bags[main] = {**bags[main], **leftovers} if main in bags else leftovers
+        for bag, value in bags.items():
+            if self.kind == EVENT:
+                value = {k: v for k, v in value.items() if v is not None}  # noqa: PLW2901
+            if value:
+                payload[bag] = value
+
+    def _collect_groups(self, record: dict[str, Any], bags: dict[str, dict[str, Any]]) -> None:
+        groups = dict(bags.get("groups") or {})
+        for group_type, getter in self.group_getters:
+            value = getter(record)
+            if group_type == "*":
+                if isinstance(value, dict):
+                    groups.update(value)
+            elif value is not None:
+                groups[group_type] = value
+        if groups:
+            bags["groups"] = groups
+
+    def _operations_bag(
+        self, passed: dict[str, Any] | None, plain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Operator form for identify bags: plain properties go under $set (or their operator).
+
+        A passed-through bag already in operator form is merged operator by operator; one that
+        mixes operators and plain keys is passed on unchanged for validation to name.
+        """
+        if not passed:
+            return self._as_operations(plain)
+        operator_keys = [key for key in passed if isinstance(key, str) and key[:1] == "$"]
+        if not operator_keys:
+            return self._as_operations({**passed, **plain})
+        if len(operator_keys) != len(passed):
+            return {**passed, **plain}
+        result = self._as_operations(plain)
+        for operator, values in passed.items():
+            if isinstance(values, dict) and isinstance(result.get(operator), dict):
+                result[operator] = {**values, **result[operator]}
+            else:
+                result[operator] = values
+        return result
+
+    def _as_operations(self, properties: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Plain properties -> `{operator: {property: value}}`, honouring `null_values`."""
+        result: dict[str, dict[str, Any]] = {}
+        operations = self.operations
+        for name, value in properties.items():
+            operator = operations.get(name, "$set")
+            if value is None:
+                if not self.unset_nulls:
+                    continue
+                operator = "$unset"
+            bucket = result.get(operator)
+            if bucket is None:
+                bucket = result[operator] = {}
+            bucket[name] = "-" if operator == "$unset" else value
+        return result
+
+
+def _id_string(value: Any) -> str:
+    """Ids and names as Amplitude wants them: strings (10 -> "10", 10.0 -> "10")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _group_strings(groups: Any) -> Any:
+    """Group values as strings (numbers are common in warehouses); arrays element-wise."""
+    if not isinstance(groups, dict):
+        return groups
+    out: dict[str, Any] = {}
+    for group_type, value in groups.items():
+        if isinstance(value, list):
+            out[group_type] = [v if isinstance(v, str) else _id_string(v) for v in value]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[group_type] = _id_string(value)
+        else:
+            out[group_type] = value
+    return out
+
+
+def compile_plans(stream: str, spec: Mapping[str, Any]) -> list[KindPlan]:
+    """One plan per kind named by the spec, in the order the spec names them."""
+    return [KindPlan(stream, kind, spec) for kind in spec_kinds(stream, spec)]
+
+
+def record_key(record: Mapping[str, Any], key_properties: Sequence[str], position: int) -> str:
+    """Human-readable record key for reports: `id=42` (key properties) or `#17` (position)."""
+    if key_properties:
+        return ",".join(f"{name}={record.get(name)}" for name in key_properties)
+    return f"#{position}"

@@ -1,0 +1,42 @@
+"""Ready-made stream specs. `amplitude_export` replays tap-amplitude's export rows as events.
+
+With it, `meltano run tap-amplitude target-amplitude` copies a project's events into another
+project (a migration, or a US -> EU move) keeping event time, ids, properties and `$insert_id`.
+Export rows name some fields differently from the ingestion API; this table translates them, and
+the export-only fields (`amplitude_id`, `uuid`, `server_*_time`, `data`, ...) are left out because
+the event property bag takes only the row's own `event_properties`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+AMPLITUDE_EXPORT: dict[str, Any] = {
+    "object": "event",
+    "time": "event_time",
+    # The sender's dedupe key when it had one, else the export row's own unique id: a replay
+    # is absorbed by Amplitude's dedupe either way.
+    "insert_id": ["$insert_id", "uuid"],
+    "ip": "ip_address",
+    "carrier": ["carrier", "device_carrier"],
+    "app_version": ["app_version", "version_name"],
+    "device_model": ["device_model", "device_type"],
+    "device_brand": ["device_brand", "device_family"],
+    # Only the row's own bags (passed through): the other export fields are Amplitude's
+    # bookkeeping, so no leftover column goes into event_properties.
+    "event_properties": [],
+    "group_properties": False,
+    # Amplitude writes these itself (identify and session bookkeeping); they cannot be re-sent.
+    "skip_event_types": [
+        "$identify",
+        "$groupidentify",
+        "[Amplitude] Start Session",
+        "[Amplitude] End Session",
+        "[Amplitude] Revenue",
+        "[Amplitude] Revenue (Verified)",
+        "[Amplitude] Revenue (Unverified)",
+        "[Amplitude] Merged User",
+    ],
+}
+
+PRESETS: dict[str, dict[str, Any]] = {"amplitude_export": AMPLITUDE_EXPORT}

@@ -1,0 +1,395 @@
+"""Local checks on built payloads, so one bad row is rejected alone instead of failing a request.
+
+Amplitude rejects a whole request for one bad event (400), so every payload is checked here first.
+A failure raises `RecordProblem` with a reason code (the constants below) and the field at fault;
+the sink hands it to `Deliverer.reject`, which applies `on_rejected`. Cheap repairs that Amplitude
+would make anyway (long property strings truncated, Decimal -> float, datetime -> ISO) are done in
+place of a rejection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from decimal import Decimal
+from typing import Any
+
+# Reason codes (stable: they appear in dead-letter files and run summaries).
+MISSING_EVENT_TYPE = "missing_event_type"
+RESERVED_EVENT_TYPE = "reserved_event_type"
+MISSING_ID = "missing_id"
+ID_TOO_SHORT = "id_too_short"
+MISSING_TIME = "missing_time"
+INVALID_TIME = "invalid_time"
+TIME_OUT_OF_RANGE = "time_out_of_range"
+INVALID_NUMBER = "invalid_number"
+TOO_MANY_GROUP_TYPES = "too_many_group_types"
+TOO_MANY_GROUP_VALUES = "too_many_group_values"
+INVALID_GROUP = "invalid_group"
+MISSING_GROUP_TYPE = "missing_group_type"
+MISSING_GROUP_VALUE = "missing_group_value"
+MISSING_GLOBAL_USER_ID = "missing_global_user_id"
+STRING_TOO_LONG = "string_too_long"
+OPERATOR_MIXING = "operator_mixing"
+OPERATOR_CONFLICT = "operator_conflict"
+OPERATORS_NOT_ALLOWED = "operators_not_allowed"
+TOO_DEEP = "too_deep"
+UNSERIALIZABLE_VALUE = "unserializable_value"
+
+MAX_STRING_LENGTH = 1024
+MAX_DEPTH = 40
+MAX_GROUP_TYPES = 5
+MAX_GROUP_VALUES = 10
+DEFAULT_MIN_ID_LENGTH = 5
+EARLIEST_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+FUTURE_TOLERANCE_MS = 24 * 3600 * 1000
+
+# Amplitude answers 400 for these ids (compared case-insensitively); we treat them as absent.
+INVALID_IDS = frozenset(
+    {
+        "anonymous",
+        "nil",
+        "none",
+        "null",
+        "n/a",
+        "na",
+        "undefined",
+        "unknown",
+        '""',
+        "00000000-0000-0000-0000-000000000000",
+        "{}",
+        "lmy47d",
+        "0",
+        "-1",
+    }
+)
+RESERVED_EVENT_TYPES = frozenset(
+    {
+        "[Amplitude] Start Session",
+        "[Amplitude] End Session",
+        "[Amplitude] Revenue",
+        "[Amplitude] Revenue (Verified)",
+        "[Amplitude] Revenue (Unverified)",
+        "[Amplitude] Merged User",
+        "$identify",
+        "$groupidentify",
+    }
+)
+IDENTIFY_OPERATORS = frozenset(
+    {
+        "$set",
+        "$setOnce",
+        "$add",
+        "$append",
+        "$prepend",
+        "$unset",
+        "$preInsert",
+        "$postInsert",
+        "$remove",
+        "$clearAll",
+    }
+)
+GROUP_OPERATORS = frozenset({"$set", "$setOnce", "$add", "$append", "$prepend", "$unset"})
+FLOAT_FIELDS = ("price", "revenue", "location_lat", "location_lng")
+INT_FIELDS = ("quantity", "session_id", "event_id")
+ID_FIELDS = ("user_id", "device_id")
+
+
+class RecordProblem(ValueError):
+    """Why one record cannot be sent: a reason code and the field at fault."""
+
+    def __init__(self, reason: str, field: str, detail: str) -> None:
+        super().__init__(f"{reason} ({field}): {detail}")
+        self.reason = reason
+        self.field = field
+        self.detail = detail
+
+
+class Checker:
+    """Validates and repairs payloads of every kind; built once per sink from the settings."""
+
+    def __init__(self, min_id_length: int | None = None, now_ms: int | None = None) -> None:
+        self.min_id_length = DEFAULT_MIN_ID_LENGTH if min_id_length is None else min_id_length
+        self._fixed_now_ms = now_ms
+        self.truncated_strings = 0
+        self.dropped_invalid_ids = 0
+
+    def latest_time_ms(self) -> int:
+        """Upper bound for event times: now plus a day of clock skew."""
+        now = self._fixed_now_ms if self._fixed_now_ms is not None else int(time.time() * 1000)
+        return now + FUTURE_TOLERANCE_MS
+
+    # --- kinds ------------------------------------------------------------------------------
+
+    def check_event(self, event: dict[str, Any]) -> None:
+        """Event checks: type, an acceptable id, time, numbers, groups, strings, properties."""
+        event_type = event.get("event_type")
+        if event_type is None or event_type == "":
+            raise RecordProblem(MISSING_EVENT_TYPE, "event_type", "no event type")
+        if event_type in RESERVED_EVENT_TYPES:
+            raise RecordProblem(
+                RESERVED_EVENT_TYPE,
+                "event_type",
+                f"{event_type!r} is reserved; users and groups go through the user/group kinds",
+            )
+        self._check_string("event_type", event_type)
+        self._check_ids(event, required=ID_FIELDS)
+        if "time" in event:
+            self._check_time(event["time"])
+        if "insert_id" in event:
+            self._check_string("insert_id", event["insert_id"])
+        self._check_numbers(event)
+        if "groups" in event:
+            self._check_groups(event["groups"])
+        user_properties = event.get("user_properties")
+        if user_properties:
+            if any(isinstance(key, str) and key.startswith("$") for key in user_properties):
+                raise RecordProblem(
+                    OPERATORS_NOT_ALLOWED,
+                    "user_properties",
+                    "operators ($set, ...) are only valid on identify; map this stream to the "
+                    "user kind instead",
+                )
+        self._clean_top_level(event)
+
+    def check_identify(self, identification: dict[str, Any], required: tuple[str, ...]) -> None:
+        """User and device checks: the required id, operators, groups, strings."""
+        self._check_ids(identification, required=required)
+        if "groups" in identification:
+            self._check_groups(identification["groups"])
+        if "user_properties" in identification:
+            self._check_operations(
+                "user_properties", identification["user_properties"], IDENTIFY_OPERATORS
+            )
+        self._clean_top_level(identification)
+
+    def check_group(self, identification: dict[str, Any]) -> None:
+        """Group checks: type and value present and scalar, operators, strings."""
+        for name, reason in (
+            ("group_type", MISSING_GROUP_TYPE),
+            ("group_value", MISSING_GROUP_VALUE),
+        ):
+            value = identification.get(name)
+            if value is None or value == "":
+                raise RecordProblem(reason, name, f"no {name}")
+            if not isinstance(value, str):
+                raise RecordProblem(INVALID_GROUP, name, f"{type(value).__name__} is not a string")
+            self._check_string(name, value)
+        if "group_properties" in identification:
+            self._check_operations(
+                "group_properties", identification["group_properties"], GROUP_OPERATORS
+            )
+        self._clean_top_level(identification)
+
+    def check_user_mapping(self, mapping: dict[str, Any]) -> None:
+        """User-mapping checks: user_id, and global_user_id unless it is an unmap."""
+        self._check_ids(mapping, required=("user_id",))
+        if mapping.get("unmap") is True:
+            return
+        global_id = mapping.get("global_user_id")
+        if global_id is None or global_id == "":
+            raise RecordProblem(MISSING_GLOBAL_USER_ID, "global_user_id", "no global_user_id")
+        self._check_string("global_user_id", global_id)
+
+    # --- pieces -----------------------------------------------------------------------------
+
+    def _check_ids(self, payload: dict[str, Any], required: tuple[str, ...]) -> None:
+        """Drop ids Amplitude calls invalid, reject short or long ones, need one of `required`."""
+        dropped: list[str] = []
+        for name in ID_FIELDS:
+            value = payload.get(name)
+            if value is None:
+                continue
+            if value.lower() in INVALID_IDS or value == "":
+                del payload[name]
+                dropped.append(f"{name} {value!r} is on Amplitude's invalid-id list")
+                self.dropped_invalid_ids += 1
+                continue
+            if len(value) < self.min_id_length:
+                raise RecordProblem(
+                    ID_TOO_SHORT,
+                    name,
+                    f"{value!r} is shorter than min_id_length={self.min_id_length} (Amplitude "
+                    "would drop it); lower `min_id_length` if such ids are intended",
+                )
+            self._check_string(name, value)
+        if not any(payload.get(name) for name in required):
+            detail = "; ".join(dropped) or f"none of {', '.join(required)} is set"
+            raise RecordProblem(MISSING_ID, "/".join(required), detail)
+
+    def _check_time(self, value: Any) -> None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise RecordProblem(INVALID_TIME, "time", f"{value!r} is not integer milliseconds")
+        if value < EARLIEST_TIME_MS or value > self.latest_time_ms():
+            iso = dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat()
+            raise RecordProblem(
+                TIME_OUT_OF_RANGE,
+                "time",
+                f"{value} ms ({iso}) is before 2000 or more than a day in the future",
+            )
+
+    def _check_numbers(self, payload: dict[str, Any]) -> None:
+        """Coerce numeric strings and Decimals; reject anything that is not a number."""
+        for name in FLOAT_FIELDS:
+            if name in payload:
+                payload[name] = _as_float(name, payload[name])
+        for name in INT_FIELDS:
+            if name in payload:
+                payload[name] = _as_int(name, payload[name])
+
+    def _check_groups(self, groups: Any) -> None:
+        if not isinstance(groups, dict):
+            raise RecordProblem(INVALID_GROUP, "groups", "groups must be an object")
+        if len(groups) > MAX_GROUP_TYPES:
+            raise RecordProblem(
+                TOO_MANY_GROUP_TYPES,
+                "groups",
+                f"{len(groups)} group types; Amplitude allows {MAX_GROUP_TYPES} per event",
+            )
+        for group_type, values in groups.items():
+            if isinstance(values, list):
+                if len(values) > MAX_GROUP_VALUES:
+                    raise RecordProblem(
+                        TOO_MANY_GROUP_VALUES,
+                        f"groups.{group_type}",
+                        f"{len(values)} values; Amplitude allows {MAX_GROUP_VALUES}",
+                    )
+                if not all(isinstance(value, str) for value in values):
+                    raise RecordProblem(
+                        INVALID_GROUP, f"groups.{group_type}", "group values must be strings"
+                    )
+            elif not isinstance(values, str):
+                raise RecordProblem(
+                    INVALID_GROUP,
+                    f"groups.{group_type}",
+                    "a group value must be a string or an array of strings",
+                )
+
+    def _check_operations(self, field: str, operations: Any, allowed: frozenset[str]) -> None:
+        """Operator-only dict, known operators, and each property under one operator."""
+        if not isinstance(operations, dict):
+            raise RecordProblem(OPERATOR_MIXING, field, f"{field} must be an object")
+        seen: dict[str, str] = {}
+        for operator, properties in operations.items():
+            if operator not in allowed:
+                if not operator.startswith("$"):
+                    raise RecordProblem(
+                        OPERATOR_MIXING,
+                        field,
+                        f"plain key {operator!r} beside operators; put it under $set",
+                    )
+                raise RecordProblem(OPERATOR_MIXING, field, f"unknown operator {operator!r}")
+            if operator == "$clearAll":
+                continue
+            if not isinstance(properties, dict):
+                raise RecordProblem(OPERATOR_MIXING, field, f"{operator} must map properties")
+            for name in properties:
+                if name in seen:
+                    raise RecordProblem(
+                        OPERATOR_CONFLICT,
+                        f"{field}.{name}",
+                        f"property under both {seen[name]} and {operator}",
+                    )
+                seen[name] = operator
+
+    def _check_string(self, name: str, value: Any) -> None:
+        if not isinstance(value, str):
+            raise RecordProblem(INVALID_GROUP if name.startswith("group") else MISSING_ID, name,
+                                f"{type(value).__name__} is not a string")
+        if len(value) > MAX_STRING_LENGTH:
+            raise RecordProblem(
+                STRING_TOO_LONG,
+                name,
+                f"{len(value)} characters; Amplitude allows {MAX_STRING_LENGTH}",
+            )
+
+    def _clean_top_level(self, payload: dict[str, Any]) -> None:
+        """Make every value JSON-ready: truncate long strings, convert Decimals and datetimes."""
+        for key, value in payload.items():
+            cleaned = self.clean(key, value, 0)
+            if cleaned is not value:
+                payload[key] = cleaned
+
+    def clean(self, path: str, value: Any, depth: int) -> Any:
+        """The value made JSON-ready; returns the same object when nothing needed changing."""
+        kind = type(value)
+        if kind is str:
+            if len(value) > MAX_STRING_LENGTH:
+                self.truncated_strings += 1
+                return value[:MAX_STRING_LENGTH]
+            return value
+        if kind is int or kind is bool or value is None:
+            return value
+        if kind is float:
+            if not math.isfinite(value):
+                raise RecordProblem(UNSERIALIZABLE_VALUE, path, f"{value!r} is not valid JSON")
+            return value
+        if kind is dict:
+            return self._clean_dict(path, value, depth)
+        if kind is list or kind is tuple:
+            return self._clean_list(path, value, depth)
+        return self._clean_other(path, value)
+
+    def _clean_dict(self, path: str, value: dict[Any, Any], depth: int) -> dict[Any, Any]:
+        if depth >= MAX_DEPTH:
+            raise RecordProblem(TOO_DEEP, path, f"nested deeper than {MAX_DEPTH} levels")
+        changed: dict[Any, Any] | None = None
+        for key, item in value.items():
+            cleaned = self.clean(f"{path}.{key}", item, depth + 1)
+            if cleaned is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = cleaned
+        return value if changed is None else changed
+
+    def _clean_list(self, path: str, value: list[Any] | tuple[Any, ...], depth: int) -> Any:
+        if depth >= MAX_DEPTH:
+            raise RecordProblem(TOO_DEEP, path, f"nested deeper than {MAX_DEPTH} levels")
+        cleaned = [self.clean(path, item, depth + 1) for item in value]
+        if type(value) is list and all(a is b for a, b in zip(cleaned, value, strict=True)):
+            return value
+        return cleaned
+
+    def _clean_other(self, path: str, value: Any) -> Any:
+        if isinstance(value, Decimal):
+            number = float(value)
+            return int(number) if value == value.to_integral_value() else number
+        if isinstance(value, (dt.datetime, dt.date, dt.time)):
+            return value.isoformat()
+        if isinstance(value, (str, int, float)):  # subclasses (enums and the like)
+            return self.clean(path, value, 0)
+        raise RecordProblem(
+            UNSERIALIZABLE_VALUE, path, f"{type(value).__name__} values cannot be sent as JSON"
+        )
+
+
+def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not a number")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not a finite number")
+        return value
+    if isinstance(value, (int, Decimal)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+    raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not a number")
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not an integer")
+    if isinstance(value, int):
+        return value
+    number = _as_float(name, value) if not isinstance(value, float) else value
+    if not math.isfinite(number) or number != int(number):
+        raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not an integer")
+    return int(number)
