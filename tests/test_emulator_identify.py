@@ -260,3 +260,23 @@ def test_identify_also_accepts_query_parameters_on_get(emulator):
     }
     assert requests.get(emulator.url + "/identify", params=params, timeout=10).status_code == 200
     assert project(emulator).user_profiles["user-0001"]["user_properties"] == {"a": 1}
+
+
+def test_identify_is_throttled_per_id_with_a_429_naming_no_indices(emulator):
+    limits = emulator.state.limits
+    limits.eps_cap, limits.eps_window_seconds = 0.1, 10  # one identification per id per 10 s
+    assert (
+        post_form(emulator, "/identify", identification={"user_id": "user-0001"}).status_code == 200
+    )
+    response = post_form(
+        emulator, "/identify", identification=[{"user_id": "user-0002"}, {"user_id": "user-0001"}]
+    )
+    assert response.status_code == 429
+    body = response.json()
+    assert body["throttled_users"] == {"user-0001": pytest.approx(0.2)}
+    assert "throttled_events" not in body
+    assert "user-0002" not in project(emulator).user_profiles
+    emulator.state.clock_offset += 11
+    assert (
+        post_form(emulator, "/identify", identification={"user_id": "user-0001"}).status_code == 200
+    )

@@ -407,3 +407,36 @@ def test_control_api_sets_eps_limits_and_moves_the_clock(emulator):
     moved = requests.post(control + "/clock", json={"advance": 11}, timeout=10).json()
     assert moved["offset"] == 11
     assert upload(emulator, [event(1, insert_id="b")]).status_code == 200
+
+
+def test_reserved_event_types_are_invalid(emulator):
+    events = [
+        event(0),
+        event(1, event_type="[Amplitude] Revenue"),
+        event(2, event_type="[Amplitude] Start Session"),
+    ]
+    body = upload(emulator, events).json()
+    assert body["events_with_invalid_fields"] == {"event_type": [1, 2]}
+
+
+def test_silenced_device_gets_the_documented_400_and_nothing_is_ingested(emulator):
+    emulator.state.limits.silenced_devices = ["spam-device"]
+    events = [
+        event(0),
+        event(1, device_id="spam-device"),
+        event(2),
+        event(3, device_id="spam-device"),
+    ]
+    response = upload(emulator, events)
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": 400,
+        "error": "Events silenced for device_id",
+        "eps_threshold": None,
+        "silenced_devices": ["spam-device"],
+        "silenced_events": [1, 3],
+        "throttled_devices": {},
+        "throttled_events": [],
+    }
+    assert stored(emulator) == []
+    assert upload(emulator, [events[0], events[2]]).status_code == 200

@@ -40,6 +40,17 @@ OBJECT_FIELDS = (
     "ingestion_metadata",
 )
 ID_FIELDS = ("user_id", "device_id")
+# Amplitude writes these itself; the HTTP V2 page lists them as reserved.
+RESERVED_EVENT_TYPES = frozenset(
+    {
+        "[Amplitude] Start Session",
+        "[Amplitude] End Session",
+        "[Amplitude] Revenue",
+        "[Amplitude] Revenue (Verified)",
+        "[Amplitude] Revenue (Unverified)",
+        "[Amplitude] Merged User",
+    }
+)
 IDENTIFY = "$identify"
 GROUP_IDENTIFY = "$groupidentify"
 
@@ -130,7 +141,7 @@ def check_event(index: int, event: Any, min_id_length: int, problems: EventProbl
     event_type = event.get("event_type")
     if not event_type:
         problems.missing_fields.setdefault("event_type", []).append(index)
-    elif not isinstance(event_type, str):
+    elif not isinstance(event_type, str) or event_type in RESERVED_EVENT_TYPES:
         problems.invalid_fields.setdefault("event_type", []).append(index)
     _check_event_ids(index, event, min_id_length, problems)
     invalid = problems.invalid_fields

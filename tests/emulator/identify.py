@@ -27,11 +27,13 @@ from tests.emulator.profiles import (
     ProfileError,
     normalize_operations,
 )
+from tests.emulator.throttle import indices_per_id, record, throttle_body
 
 if TYPE_CHECKING:
     from tests.emulator.state import EmulatorState, Project
 
 SUCCESS = "success"
+IDENTIFY_SCOPE = "identify:"  # identifications are rate-limited apart from events
 
 
 def _open(
@@ -88,6 +90,13 @@ def identify(request: Request, state: EmulatorState) -> Response:
     except RefusedError as refused:
         return refused.response
     with state.lock:
+        now = state.now()
+        ids = indices_per_id(cleaned)
+        throttled = throttle_body(project, ids, limits, now, IDENTIFY_SCOPE)
+        if throttled is not None:
+            throttled.pop("throttled_events")  # identify 429s name no indices
+            return Response.json(429, throttled)
+        record(project, ids, now, IDENTIFY_SCOPE)
         for item in cleaned:
             apply_identity(project, item, operators_allowed=True)
         bump(project, "identifications", len(cleaned))

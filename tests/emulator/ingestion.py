@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -26,11 +25,10 @@ from tests.emulator.ingest_common import (
 )
 from tests.emulator.profile_store import apply_group_properties, apply_identity
 from tests.emulator.profiles import USER_OPERATORS
+from tests.emulator.throttle import indices_per_id, record, rejection
 
 if TYPE_CHECKING:
     from tests.emulator.state import EmulatorState, Limits, Project
-
-DAY_SECONDS = 24 * 3600
 
 
 @route("POST", "/2/httpapi")
@@ -71,11 +69,11 @@ def upload_events(
         return Response.json(400, problems.body())
     with state.lock:
         now = state.now()
-        ids_to_indices = _indices_per_id(events)
-        throttled = _throttle(project, ids_to_indices, state.limits, now)
-        if throttled is not None:
-            return Response.json(429, throttled)
-        _record_times(project, ids_to_indices, now)
+        ids = indices_per_id(events)
+        refusal = rejection(project, ids, state.limits, now)
+        if refusal is not None:
+            return Response.json(*refusal)
+        record(project, ids, now)
         _store(project, events, state.limits, now)
         bump(project, "requests")
         bump(project, "events_received", len(events))
@@ -142,72 +140,6 @@ def _min_id_length(options: Any) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         return None
     return value
-
-
-def _indices_per_id(events: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
-    """("user"|"device", id) -> indices of the request's events carrying that id."""
-    found: dict[tuple[str, str], list[int]] = {}
-    for index, event in enumerate(events):
-        user_id = event.get("user_id")
-        if user_id:
-            found.setdefault(("user", user_id), []).append(index)
-        device_id = event.get("device_id")
-        if device_id:
-            found.setdefault(("device", device_id), []).append(index)
-    return found
-
-
-def _throttle(
-    project: Project,
-    ids_to_indices: dict[tuple[str, str], list[int]],
-    limits: Limits,
-    now: float,
-) -> dict[str, Any] | None:
-    """The 429 body when this request would push an id over the EPS cap or its daily quota."""
-    if limits.eps_cap is None and limits.daily_quota is None:
-        return None
-    window = limits.eps_window_seconds
-    throttled: dict[str, dict[str, float]] = {"user": {}, "device": {}}
-    over_quota: dict[str, dict[str, int]] = {"user": {}, "device": {}}
-    indices: set[int] = set()
-    for (kind, ident), mine in ids_to_indices.items():
-        times = project.id_event_times.get(f"{kind}:{ident}", [])
-        recent = len(times) - bisect.bisect_left(times, now - window) + len(mine)
-        eps = recent / window
-        over_eps = limits.eps_cap is not None and eps > limits.eps_cap
-        day = len(times) - bisect.bisect_left(times, now - DAY_SECONDS) + len(mine)
-        over_day = limits.daily_quota is not None and day > limits.daily_quota
-        if over_day:
-            over_quota[kind][ident] = day
-        if over_eps or over_day:
-            throttled[kind][ident] = eps
-            indices.update(mine)
-    if not indices:
-        return None
-    body: dict[str, Any] = {
-        "code": 429,
-        "error": "Too many requests for some devices and users",
-        "eps_threshold": limits.eps_cap,
-        "throttled_devices": throttled["device"],
-        "throttled_users": throttled["user"],
-        "throttled_events": sorted(indices),
-    }
-    if over_quota["user"]:
-        body["exceeded_daily_quota_users"] = over_quota["user"]
-    if over_quota["device"]:
-        body["exceeded_daily_quota_devices"] = over_quota["device"]
-    return body
-
-
-def _record_times(
-    project: Project, ids_to_indices: dict[tuple[str, str], list[int]], now: float
-) -> None:
-    """Remember when each id sent events (kept for a day, the longest window we measure)."""
-    for (kind, ident), mine in ids_to_indices.items():
-        times = project.id_event_times.setdefault(f"{kind}:{ident}", [])
-        if times and times[0] < now - DAY_SECONDS:
-            del times[: bisect.bisect_left(times, now - DAY_SECONDS)]
-        times.extend([now] * len(mine))
 
 
 def _store(project: Project, events: list[dict[str, Any]], limits: Limits, now: float) -> None:

@@ -41,6 +41,7 @@ class Limits:
     groupidentify_max_properties: int = 1024
     usermap_max_bytes: int = 1024 * 1024
     ack_only: bool = False  # /batch and /2/httpapi only count events (throughput benchmarks)
+    silenced_devices: list[str] = field(default_factory=list)  # flagged as spam -> 400 silenced
 
 
 @dataclass
