@@ -53,14 +53,6 @@ def _members(body: bytes) -> dict[str, list[bytes]]:
         }
 
 
-def _is_json(line: bytes) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
-
-
 def _rows(body: bytes) -> list[dict]:
     return [json.loads(line) for lines in _members(body).values() for line in lines if line]
 
@@ -192,19 +184,6 @@ def test_export_requires_basic_auth(emulator: Emulator) -> None:
     assert wrong.status_code == 403
     assert wrong.json()["error"]["metadata"]["details"] == "Invalid API Key"
     assert "wrong-secret" not in wrong.text
-
-
-def test_export_corrupt_line_fault_puts_one_non_json_line_in_one_member(emulator: Emulator) -> None:
-    requests.post(
-        f"{emulator.url}/__emulator__/faults",
-        json={"kind": "corrupt_line", "path": "/api/2/export"},
-        timeout=30,
-    ).raise_for_status()
-    members = _members(_export(emulator, "20240301T00", "20240301T02").content)
-    broken = [name for name, lines in members.items() for line in lines if not _is_json(line)]
-    assert len(broken) == 1
-    clean = _members(_export(emulator, "20240301T00", "20240301T02").content)
-    assert all(json.loads(line) for lines in clean.values() for line in lines)
 
 
 def test_export_temp_archives_are_deleted_after_sending(emulator: Emulator) -> None:
