@@ -1,0 +1,294 @@
+"""EventsStream: raw events from the Export API, one hour-aligned window at a time.
+
+Each window's zip is spooled to disk and checked before anything is emitted, so a failed download
+is retried with nothing to undo. The bookmark moves only when a whole window has been emitted:
+STATE then says "resume at the next window" (`replication_key_value` = the first hour not yet
+exported, RFC 3339 UTC). A run that dies inside window k resumes at window k.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import requests
+from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk import singerlib as singer
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_amplitude import export, windows
+from tap_amplitude.client import AmplitudeStream, auth_failure_message
+from tap_amplitude.timestamps import TimestampReport, normalize_timestamps
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterable, Iterator
+
+    from singer_sdk.helpers.types import Context
+
+DEFAULT_START = "30 days ago"
+DEFAULT_WINDOW_HOURS = 24
+DEFAULT_LAG_HOURS = 2  # data of hour H is published about 2 h after H ends (Export API docs)
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 30
+DEFAULT_READ_TIMEOUT_SECONDS = 600
+DEFAULT_MAX_TRIES = 5
+TOO_LARGE_STATUSES = frozenset({400, 504})  # > 4 GB, or too much data to build in time
+AUTH_STATUSES = frozenset({401, 403})
+NO_DATA_STATUS = 404
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class ExportWindowTooLargeError(Exception):
+    """Amplitude refused the window as too large (400 / 504): split it, do not retry it."""
+
+    def __init__(self, window: windows.Window, status: int) -> None:
+        """Remember which window was refused and how."""
+        super().__init__(f"export of {window.label} answered {status}")
+        self.window = window
+        self.status = status
+
+
+class EventsStream(AmplitudeStream):
+    """Raw events (`/api/2/export`), incremental on `server_upload_time` by whole UTC hours."""
+
+    name = "events"
+    path = "/api/2/export"
+    primary_keys = ("uuid",)
+    replication_key = "server_upload_time"
+    # Windows are emitted in ascending hour order and the bookmark is set per window, never
+    # from a record value: the stream is resumable and no signpost is needed.
+    is_sorted = True
+    schema = StreamSchema(SchemaDirectory(Path(__file__).parent / "schemas"))
+    # Values come straight from JSON (no datetimes, bytes or NaN): nothing to conform.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    # STATE goes out after each window; a mid-window STATE would only repeat the last one.
+    STATE_MSG_FREQUENCY = 2**62
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Per-run memory: the window size Amplitude accepted and the bad-timestamp tally."""
+        super().__init__(*args, **kwargs)
+        self.window_hours = int(self.config.get("export_window_hours") or DEFAULT_WINDOW_HOURS)
+        self.timestamp_report = TimestampReport()
+        self._fast_records: bool | None = None
+
+    # --- where a run starts and stops ----------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        """The wall clock used to find the last complete hour."""
+        return _utc_now()
+
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """max(bookmark - lookback_hours, start_date); bookmarks of any past shape are read."""
+        now = self.now()
+        first = windows.first_hour_to_export(
+            windows.parse_instant(start_date_value, now),
+            windows.parse_instant(value, now),
+            int(self.config.get("lookback_hours") or 0),
+        )
+        return windows.format_bookmark(first)
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:  # noqa: ARG002
+        """No signpost: the bookmark is a window end, never later than the last complete hour."""
+        return
+
+    def first_hour(self, context: Context | None) -> dt.datetime:
+        """The first hour this run exports (bookmark and `start_date` already combined)."""
+        now = self.now()
+        value = self.get_starting_replication_key_value(context)
+        if value is None:  # no bookmark and no start_date: the documented default
+            value = self.config.get("start_date") or DEFAULT_START
+        return windows.floor_hour(windows.parse_instant(str(value), now))
+
+    def last_hour(self) -> dt.datetime:
+        """The last hour this run may request: complete per the lag, and before `end_date`."""
+        now = self.now()
+        end_date = self.config.get("end_date")
+        return windows.last_hour_to_export(
+            now,
+            int(self.config.get("export_lag_hours", DEFAULT_LAG_HOURS)),
+            windows.parse_instant(end_date, now) if end_date else None,
+        )
+
+    # --- the window loop --------------------------------------------------------------------------
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Every event of every window from the bookmark to the last complete hour, in order."""
+        cursor, last = self.first_hour(context), self.last_hour()
+        if cursor > last:
+            self.logger.info(
+                "Nothing to export yet: next hour %s, last complete hour %s",
+                windows.hour_param(cursor),
+                windows.hour_param(last),
+            )
+            return
+        self.logger.info(
+            "Exporting hours %s..%s in windows of up to %d h",
+            windows.hour_param(cursor),
+            windows.hour_param(last),
+            self.window_hours,
+        )
+        fetch = cast(
+            "Callable[[windows.Window, Context | None], Path | None]",
+            self.request_decorator(cast("Any", self._download_window)),
+        )
+        while (window := windows.next_window(cursor, self.window_hours, last)) is not None:
+            try:
+                archive = self._fetch(fetch, window, context)
+            except ExportWindowTooLargeError as exc:
+                self._shrink_after(exc)
+                continue
+            if archive is not None:
+                yield from self._window_records(archive, window)
+            self._bookmark(window, context)
+            cursor = window.next_start
+
+    def _fetch(
+        self,
+        fetch: Callable[[windows.Window, Context | None], Path | None],
+        window: windows.Window,
+        context: Context | None,
+    ) -> Path | None:
+        """The window's archive on disk (None: no data), retried; a clear error once retries end."""
+        try:
+            return fetch(window, context)
+        except (RetriableAPIError, requests.exceptions.RequestException, ConnectionError) as exc:
+            msg = (
+                f"Export of window {window.label} failed after {self.backoff_max_tries()} "
+                f"attempts: {exc}. The bookmark stays before this window; re-run to resume here."
+            )
+            raise FatalAPIError(msg) from exc
+
+    def _shrink_after(self, exc: ExportWindowTooLargeError) -> None:
+        """Halve the window size for the rest of the run; a single hour still too big is fatal."""
+        window = exc.window
+        if window.hours == 1:
+            msg = (
+                f"Amplitude answered {exc.status} for the single hour {window.label}: that hour "
+                "holds more data than the Export API can return (4 GB per request). Export it "
+                "with Amplitude's Amazon S3 (or GCS) export instead."
+            )
+            raise FatalAPIError(msg) from exc
+        self.window_hours = windows.halved_size(window)
+        self.logger.warning(
+            "Export of %s answered %d (too much data); using %d-hour windows for the rest of "
+            "this run",
+            window.label,
+            exc.status,
+            self.window_hours,
+        )
+
+    def _window_records(self, archive: Path, window: windows.Window) -> Iterator[dict[str, Any]]:
+        """The archive's records; the temp file goes away whatever happens to the consumer."""
+        count = 0
+        try:
+            members = export.member_names(archive)
+            for record in export.iter_archive_records(archive):
+                count += 1
+                yield record
+        finally:
+            archive.unlink(missing_ok=True)
+        self.logger.info(
+            "Window %s: %d events from %d archive members", window.label, count, len(members)
+        )
+
+    def _bookmark(self, window: windows.Window, context: Context | None) -> None:
+        """Checkpoint after a whole window (empty windows too): resume at the next one."""
+        state = self.get_context_state(context)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = windows.format_bookmark(window.next_start)
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    # --- one request ----------------------------------------------------------------------------
+
+    def _download_window(self, window: windows.Window, context: Context | None) -> Path | None:
+        """GET one window and spool it to a checked temp file; None when Amplitude has no data."""
+        request = self.build_prepared_request(
+            method="GET",
+            url=self.get_url(context),
+            params=window.params,
+            headers=self.http_headers,
+        )
+        response = self.requests_session.send(
+            request, stream=True, timeout=self.export_timeouts, allow_redirects=True
+        )
+        try:
+            if response.status_code == NO_DATA_STATUS:
+                self.logger.info("Window %s: no data (404)", window.label)
+                return None
+            if response.status_code in TOO_LARGE_STATUSES:
+                raise ExportWindowTooLargeError(window, response.status_code)
+            self.validate_response(response)
+            return export.spool_to_file(response, self.config.get("export_temp_dir"))
+        finally:
+            response.close()
+
+    @property
+    def export_timeouts(self) -> tuple[float, float]:
+        """(connect, read) seconds; the read timeout is per socket read, not per download."""
+        return (
+            float(self.config.get("export_connect_timeout_seconds", 0))
+            or DEFAULT_CONNECT_TIMEOUT_SECONDS,
+            float(self.config.get("export_read_timeout_seconds", 0))
+            or DEFAULT_READ_TIMEOUT_SECONDS,
+        )
+
+    def validate_response(self, response: requests.Response) -> None:
+        """401/403 say "invalid key or wrong region"; the rest follows the shared mapping."""
+        if response.status_code in AUTH_STATUSES:
+            raise FatalAPIError(auth_failure_message(dict(self.config), response.status_code))
+        super().validate_response(response)
+
+    def backoff_max_tries(self) -> int:
+        """Attempts per window (`export_max_tries`) for network errors, bad zips, 429 and 5xx."""
+        return int(self.config.get("export_max_tries") or DEFAULT_MAX_TRIES)
+
+    # --- records ----------------------------------------------------------------------------------
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:  # noqa: ARG002
+        """Timestamps to RFC 3339 UTC; a bad one is nulled and reported, never fatal."""
+        for field_name in normalize_timestamps(row, self.timestamp_report):
+            if self.timestamp_report.counts[field_name] == 1:
+                self.logger.warning(
+                    "Event %s: %s %r is not a timestamp; emitted as null (further bad values "
+                    "of this field are counted, not logged)",
+                    row.get("uuid"),
+                    field_name,
+                    self.timestamp_report.examples[field_name][1],
+                )
+        return row
+
+    def _generate_record_messages(
+        self, record: dict
+    ) -> Generator[singer.RecordMessage, None, None]:
+        """The SDK's record path minus work that is a no-op for this stream.
+
+        When the catalog deselects nothing, the per-record prune walk cannot remove anything,
+        and with conformance NONE the record is passed through as is: build the message directly.
+        Any deselection (or another conformance level) takes the SDK's own path.
+        """
+        if self._fast_records is None:
+            self._fast_records = self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE and all(
+                self.mask.values()
+            )
+        if not self._fast_records:
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=_utc_now(),
+                )
+
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        """No per-record bookmark: rows inside a window are unsorted; `_bookmark` moves it."""

@@ -1,0 +1,522 @@
+"""The `events` stream against the emulator's Export API: windows, retries, bisection, resume."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import logging
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import backoff
+import pytest
+import requests
+from singer_sdk.exceptions import FatalAPIError
+
+from tap_amplitude.events import EventsStream
+from tap_amplitude.tap import TapAmplitude
+from tap_amplitude.timestamps import TIMESTAMP_FIELDS, to_rfc3339
+from tests.emulator.data import EMPTY_HOUR, row_bytes
+from tests.emulator.faults import Fault
+from tests.emulator.state import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.emulator import Emulator
+
+EXPORT_PATH = "/api/2/export"
+
+
+@pytest.fixture(autouse=True)
+def no_backoff_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries happen at once: the tests pin what is retried, not how long the waits are."""
+    monkeypatch.setattr(EventsStream, "backoff_wait_generator", lambda _self: backoff.constant(0))
+    monkeypatch.setattr(EventsStream, "backoff_jitter", lambda _self, value: value)
+
+
+def base_config(emulator: Emulator, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "api_key": API_KEY_A,
+        "secret_key": SECRET_KEY_A,
+        "api_url": emulator.url,
+        "start_date": "2024-03-01T00:00:00Z",
+        "end_date": "2024-03-04T00:00:00Z",
+        "export_max_tries": 3,
+        "export_temp_dir": str(tmp_path),
+    }
+    config.update(overrides)
+    return config
+
+
+@dataclass
+class Run:
+    """What one tap run printed, split by message type, and how it ended."""
+
+    messages: list[dict[str, Any]]
+    error: BaseException | None
+    logs: str = ""
+    records: list[dict[str, Any]] = field(init=False)
+    states: list[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.records = [m["record"] for m in self.messages if m["type"] == "RECORD"]
+        self.states = [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def bookmarks(self) -> list[str | None]:
+        return [
+            s.get("bookmarks", {}).get("events", {}).get("replication_key_value")
+            for s in self.states
+        ]
+
+    def committed_records(self) -> list[dict[str, Any]]:
+        """Records a target would keep: those before the last STATE message."""
+        kept: list[dict[str, Any]] = []
+        pending: list[dict[str, Any]] = []
+        for message in self.messages:
+            if message["type"] == "RECORD":
+                pending.append(message["record"])
+            elif message["type"] == "STATE":
+                kept.extend(pending)
+                pending = []
+        return kept
+
+
+def run_tap(
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    tap_class: type[TapAmplitude] = TapAmplitude,
+) -> Run:
+    """Sync only `events` in-process, capturing stdout and the tap's log."""
+    tap = tap_class(config=config, state=state, parse_env_config=False)
+    for name, stream in tap.streams.items():
+        if name != "events":
+            stream.selected = False
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    log_buffer = io.StringIO()
+    handler = logging.StreamHandler(log_buffer)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    error: BaseException | None = None
+    try:
+        with contextlib.redirect_stdout(out):
+            try:
+                tap.sync_all()
+            except Exception as exc:  # noqa: BLE001  the test inspects it
+                error = exc
+            out.flush()
+    finally:
+        root.removeHandler(handler)
+    lines = out.buffer.getvalue().decode("utf-8").splitlines()
+    return Run([json.loads(line) for line in lines if line.strip()], error, log_buffer.getvalue())
+
+
+def seeded_rows(emulator: Emulator) -> list[dict[str, Any]]:
+    return emulator.state.projects[PROJECT_A_ID].export_rows
+
+
+def export_params(emulator: Emulator) -> list[tuple[str, str]]:
+    return [
+        (r.query["start"][0], r.query["end"][0])
+        for r in emulator.state.requests
+        if r.path == EXPORT_PATH
+    ]
+
+
+def arm(emulator: Emulator, **fault: Any) -> None:
+    emulator.state.add_fault(Fault(path=EXPORT_PATH, **fault))
+
+
+# --- the normal path ------------------------------------------------------------------------------
+
+
+def test_every_seeded_event_is_exported_once_with_state_after_each_window(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    run = run_tap(base_config(emulator, tmp_path))
+    assert run.error is None
+    uuids = [record["uuid"] for record in run.records]
+    assert Counter(uuids) == Counter(row["uuid"] for row in seeded_rows(emulator))
+    assert export_params(emulator) == [
+        ("20240301T00", "20240301T23"),
+        ("20240302T00", "20240302T23"),
+        ("20240303T00", "20240303T23"),
+    ]
+    assert list(dict.fromkeys(run.bookmarks)) == [
+        "2024-03-02T00:00:00+00:00",
+        "2024-03-03T00:00:00+00:00",
+        "2024-03-04T00:00:00+00:00",
+    ]
+    assert_state_follows_each_window(run)
+    assert list(tmp_path.iterdir()) == []  # temp archives removed
+
+
+def assert_state_follows_each_window(run: Run) -> None:
+    """Every STATE comes right after the last record of the hours it bookmarks."""
+    uploaded: list[str] = []
+    for message in run.messages:
+        if message["type"] == "RECORD":
+            uploaded.append(message["record"]["server_upload_time"])
+        elif message["type"] == "STATE":
+            bookmark = message["value"]["bookmarks"]["events"]["replication_key_value"]
+            assert all(value < bookmark for value in uploaded)
+            later = run.records[len(uploaded) :]
+            assert all(record["server_upload_time"] >= bookmark for record in later)
+
+
+def test_records_have_rfc3339_timestamps_and_every_nested_key(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    run = run_tap(base_config(emulator, tmp_path, end_date="2024-03-01T02:00:00Z"))
+    by_uuid = {row["uuid"]: row for row in seeded_rows(emulator)}
+    assert run.records
+    for record in run.records:
+        source = by_uuid[record["uuid"]]
+        expected = {
+            key: (to_rfc3339(value) if key in TIMESTAMP_FIELDS and value else value)
+            for key, value in source.items()
+        }
+        assert record == expected
+        assert record["server_upload_time"].endswith("+00:00")
+
+
+def test_members_of_one_window_are_emitted_in_upload_hour_order(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    run = run_tap(base_config(emulator, tmp_path, end_date="2024-03-02T00:00:00Z"))
+    hours = [record["server_upload_time"][:13] for record in run.records]
+    assert hours == sorted(hours)  # the emulator writes members shuffled
+    assert len(set(hours)) == 24
+
+
+def test_bookmark_shape_is_stable(emulator: Emulator, tmp_path: Path) -> None:
+    run = run_tap(base_config(emulator, tmp_path, end_date="2024-03-01T03:00:00Z"))
+    final = run.states[-1]["bookmarks"]["events"]
+    assert final["replication_key"] == "server_upload_time"
+    assert final["replication_key_value"] == "2024-03-01T03:00:00+00:00"
+
+
+# --- where a run starts and stops -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bookmark", "first_request"),
+    [
+        ("2024-03-02T06:00:00+00:00", ("20240302T06", "20240303T05")),  # our own shape
+        ("20240302T06", ("20240302T06", "20240303T05")),  # Airbyte-style hour string
+        ("2024-03-02 06:41:07.123456", ("20240302T06", "20240303T05")),  # Amplitude's format
+        ("2024-02-01T00:00:00+00:00", ("20240301T00", "20240301T23")),  # start_date is later
+    ],
+)
+def test_run_starts_at_max_of_bookmark_and_start_date(
+    emulator: Emulator, tmp_path: Path, bookmark: str, first_request: tuple[str, str]
+) -> None:
+    state = {
+        "bookmarks": {
+            "events": {"replication_key": "server_upload_time", "replication_key_value": bookmark}
+        }
+    }
+    run = run_tap(base_config(emulator, tmp_path), state=state)
+    assert run.error is None
+    assert export_params(emulator)[0] == first_request
+
+
+def test_lookback_rereads_hours_before_the_bookmark(emulator: Emulator, tmp_path: Path) -> None:
+    state = {
+        "bookmarks": {
+            "events": {
+                "replication_key": "server_upload_time",
+                "replication_key_value": "2024-03-03T00:00:00+00:00",
+            }
+        }
+    }
+    run_tap(base_config(emulator, tmp_path, lookback_hours=3), state=state)
+    assert export_params(emulator)[0] == ("20240302T21", "20240303T20")
+
+
+def test_no_hour_is_requested_before_it_is_complete(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = dt.datetime(2024, 3, 2, 10, 30, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(EventsStream, "now", lambda _self: now)
+    config = base_config(emulator, tmp_path)
+    del config["end_date"]
+    run = run_tap(config)
+    assert export_params(emulator) == [
+        ("20240301T00", "20240301T23"),
+        ("20240302T00", "20240302T07"),  # hour 07 ends 08:00, published by 10:00
+    ]
+    assert run.bookmarks[-1] == "2024-03-02T08:00:00+00:00"
+
+
+# --- 404, 400 and 504 -----------------------------------------------------------------------------
+
+
+def test_empty_window_404_still_advances_the_bookmark(emulator: Emulator, tmp_path: Path) -> None:
+    start = EMPTY_HOUR.strftime("%Y-%m-%dT%H:00:00Z")
+    config = base_config(
+        emulator, tmp_path, start_date=start, end_date="2024-03-02T07:00:00Z", export_window_hours=1
+    )
+    run = run_tap(config)
+    assert run.error is None
+    statuses = [r.status for r in emulator.state.requests if r.path == EXPORT_PATH]
+    assert statuses == [404, 200]
+    assert run.bookmarks[:2] == ["2024-03-02T06:00:00+00:00", "2024-03-02T07:00:00+00:00"]
+
+
+def _largest_block(emulator: Emulator, hours: int) -> int:
+    sizes: Counter[str] = Counter()
+    for row in seeded_rows(emulator):
+        day, hour = row["server_upload_time"][:10], int(row["server_upload_time"][11:13])
+        block = (day, hour // hours)
+        sizes[str(block)] += len(row_bytes(row))
+    return max(sizes.values())
+
+
+def test_export_window_is_bisected_on_400_and_the_smaller_size_is_kept(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.state.limits.export_max_bytes = _largest_block(emulator, 12)
+    run = run_tap(base_config(emulator, tmp_path))
+    assert run.error is None
+    assert export_params(emulator) == [
+        ("20240301T00", "20240301T23"),  # 400: too large
+        ("20240301T00", "20240301T11"),
+        ("20240301T12", "20240301T23"),
+        ("20240302T00", "20240302T11"),  # remembered: no second 24 h attempt
+        ("20240302T12", "20240302T23"),
+        ("20240303T00", "20240303T11"),
+        ("20240303T12", "20240303T23"),
+    ]
+    assert Counter(r["uuid"] for r in run.records) == Counter(
+        row["uuid"] for row in seeded_rows(emulator)
+    )
+    assert "using 12-hour windows" in run.logs
+
+
+def test_bisection_recurses_down_to_fitting_size(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.state.limits.export_max_bytes = _largest_block(emulator, 6)
+    run = run_tap(base_config(emulator, tmp_path, end_date="2024-03-02T00:00:00Z"))
+    assert run.error is None
+    params = export_params(emulator)
+    assert params[:3] == [
+        ("20240301T00", "20240301T23"),
+        ("20240301T00", "20240301T11"),
+        ("20240301T00", "20240301T05"),
+    ]
+    assert params[3:] == [
+        ("20240301T06", "20240301T11"),
+        ("20240301T12", "20240301T17"),
+        ("20240301T18", "20240301T23"),
+    ]
+
+
+def test_export_window_is_bisected_on_504(emulator: Emulator, tmp_path: Path) -> None:
+    arm(emulator, kind="status", status=504)
+    run = run_tap(base_config(emulator, tmp_path, end_date="2024-03-02T00:00:00Z"))
+    assert run.error is None
+    assert export_params(emulator) == [
+        ("20240301T00", "20240301T23"),
+        ("20240301T00", "20240301T11"),
+        ("20240301T12", "20240301T23"),
+    ]
+
+
+def test_single_hour_too_large_is_fatal_and_points_to_s3(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    arm(emulator, kind="status", status=400, times=5)
+    config = base_config(emulator, tmp_path, end_date="2024-03-01T12:00:00Z", export_window_hours=2)
+    run = run_tap(config)
+    assert isinstance(run.error, FatalAPIError)
+    assert "20240301T00" in str(run.error)
+    assert "S3" in str(run.error)
+    assert export_params(emulator) == [
+        ("20240301T00", "20240301T01"),
+        ("20240301T00", "20240301T00"),
+    ]
+    assert not [b for b in run.bookmarks if b]  # nothing was bookmarked
+
+
+# --- retries ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "truncate"},
+        {"kind": "notzip"},
+        {"kind": "drop"},
+        {"kind": "status", "status": 429},
+        {"kind": "status", "status": 500},
+        {"kind": "status", "status": 503},
+    ],
+)
+def test_transient_export_failure_is_retried_without_duplicates(
+    emulator: Emulator, tmp_path: Path, fault: dict[str, Any]
+) -> None:
+    arm(emulator, times=2, **fault)
+    run = run_tap(base_config(emulator, tmp_path, end_date="2024-03-01T06:00:00Z"))
+    assert run.error is None
+    assert export_params(emulator) == [("20240301T00", "20240301T05")] * 3
+    uuids = [r["uuid"] for r in run.records]
+    assert len(uuids) == len(set(uuids))
+    expected = {
+        row["uuid"] for row in seeded_rows(emulator) if row["server_upload_time"] < "2024-03-01 06"
+    }
+    assert set(uuids) == expected
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["truncate", "notzip"])
+def test_bad_archive_after_all_retries_fails_without_moving_the_bookmark(
+    emulator: Emulator, tmp_path: Path, kind: str
+) -> None:
+    config = base_config(emulator, tmp_path, end_date="2024-03-01T06:00:00Z", export_window_hours=3)
+    # The first window succeeds, then the second window's archive is always broken.
+    run_first = run_tap(dict(config, end_date="2024-03-01T03:00:00Z"))
+    emulator.state.requests.clear()
+    arm(emulator, kind=kind, times=10)
+    run = run_tap(config, state=run_first.states[-1])
+    assert isinstance(run.error, FatalAPIError)
+    assert "20240301T03..20240301T05" in str(run.error)
+    assert "after 3 attempts" in str(run.error)
+    assert export_params(emulator) == [("20240301T03", "20240301T05")] * 3
+    assert run.records == []
+    assert set(run.bookmarks) == {"2024-03-01T03:00:00+00:00"}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_line_fails_the_window_naming_member_and_line(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    arm(emulator, kind="corrupt_line")
+    run = run_tap(base_config(emulator, tmp_path, end_date="2024-03-01T06:00:00Z"))
+    assert run.error is not None
+    message = str(run.error)
+    assert "corrupt line in export member '187520/187520_2024-03-01_" in message
+    assert ", line " in message
+    assert not [b for b in run.bookmarks if b]
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- resume ---------------------------------------------------------------------------------------
+
+
+class KilledError(BaseException):
+    """Stands in for SIGKILL: not an Exception, so nothing on the way catches it."""
+
+
+def test_run_killed_mid_window_resumes_at_that_window_without_loss_or_repeat(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = base_config(emulator, tmp_path)
+    seeded = [row["uuid"] for row in seeded_rows(emulator)]
+    first_day = sum(1 for row in seeded_rows(emulator) if row["server_upload_time"] < "2024-03-02")
+    kill_at = first_day + 100  # inside window 2
+    original = EventsStream.post_process
+    seen = {"count": 0}
+
+    def dying_post_process(self: EventsStream, row: dict, context: Any = None) -> dict | None:
+        seen["count"] += 1
+        if seen["count"] > kill_at:
+            raise KilledError
+        return original(self, row, context)
+
+    monkeypatch.setattr(EventsStream, "post_process", dying_post_process)
+    killed = _run_capturing_kill(config)
+    monkeypatch.setattr(EventsStream, "post_process", original)
+    assert len(killed.records) == kill_at  # window 2 was under way
+    assert killed.bookmarks[-1] == "2024-03-02T00:00:00+00:00"
+
+    emulator.state.requests.clear()
+    resumed = run_tap(config, state=killed.states[-1])
+    assert resumed.error is None
+    assert export_params(emulator)[0] == ("20240302T00", "20240302T23")  # window 2, not start
+    delivered = [r["uuid"] for r in killed.committed_records()] + [
+        r["uuid"] for r in resumed.records
+    ]
+    assert Counter(delivered) == Counter(seeded)  # nothing lost, nothing repeated
+
+
+def _run_capturing_kill(config: dict[str, Any]) -> Run:
+    """Like run_tap, but the stand-in kill ends the run and what was printed is kept."""
+    tap = TapAmplitude(config=config, parse_env_config=False)
+    for name, stream in tap.streams.items():
+        if name != "events":
+            stream.selected = False
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with contextlib.redirect_stdout(out):
+        with contextlib.suppress(KilledError):
+            tap.sync_all()
+        out.flush()
+    lines = out.buffer.getvalue().decode("utf-8").splitlines()
+    return Run([json.loads(line) for line in lines if line.strip()], None)
+
+
+# --- hosts and auth -------------------------------------------------------------------------------
+
+
+def test_wrong_secret_says_invalid_key_or_wrong_region_without_secrets(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "not-the-secret-5f1e2d"
+    config = base_config(emulator, tmp_path, secret_key=secret, region="eu")
+    with caplog.at_level(logging.DEBUG):
+        run = run_tap(config)
+    assert isinstance(run.error, FatalAPIError)
+    message = str(run.error)
+    assert "invalid key or wrong region" in message
+    assert "'eu'" in message
+    for text in (message, caplog.text, run.logs):
+        assert secret not in text
+        assert API_KEY_A not in text
+    assert len(export_params(emulator)) == 1  # auth errors are not retried
+
+
+def test_missing_credentials_401_is_an_auth_error(emulator: Emulator, tmp_path: Path) -> None:
+    arm(emulator, kind="status", status=401, body={"error": "Unauthorized"})
+    run = run_tap(base_config(emulator, tmp_path))
+    assert isinstance(run.error, FatalAPIError)
+    assert "401" in str(run.error)
+    assert "invalid key or wrong region" in str(run.error)
+
+
+class HostRewritingAdapter(requests.adapters.HTTPAdapter):
+    """Sends requests for a real Amplitude host to the emulator, remembering what was asked."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target
+        self.asked: list[str] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.asked.append(request.url or "")
+        parts = urllib.parse.urlsplit(request.url or "")
+        request.url = self.target + parts.path + ("?" + parts.query if parts.query else "")
+        return super().send(request, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [("eu", "https://analytics.eu.amplitude.com"), ("us", "https://amplitude.com")],
+)
+def test_region_selects_the_export_host(
+    emulator: Emulator, tmp_path: Path, region: str, host: str
+) -> None:
+    config = base_config(emulator, tmp_path, region=region, end_date="2024-03-01T01:00:00Z")
+    del config["api_url"]
+    tap = TapAmplitude(config=config, parse_env_config=False)
+    stream = tap.streams["events"]
+    assert isinstance(stream, EventsStream)
+    adapter = HostRewritingAdapter(emulator.url)
+    stream.requests_session.mount(host, adapter)
+    records = list(stream.get_records(None))
+    assert adapter.asked
+    assert adapter.asked[0].startswith(host + "/api/2/export?start=20240301T00&end=20240301T00")
+    assert records
