@@ -391,6 +391,9 @@ class Deliverer:
             p.not_before = release
             for key in p.keys:
                 holds[key] = max(holds.get(key, 0.0), release)
+        again = [batch[i] for i in sorted(verdict.throttled) if batch[i].throttles > 1]
+        if len(again) > 1:  # an id's events may exceed its window on their own: send fewer
+            self._regroup(again)
         held = {p.item.stream: set[str]() for p in batch}
         for index in verdict.throttled:
             held[batch[index].item.stream].update(v for _, v in batch[index].keys)

@@ -1,12 +1,12 @@
-"""Helpers for the delivery tests: a fake clock, Deliverers aimed at the emulator, hand-built Items."""
+"""Delivery test helpers: a fake clock, Deliverers aimed at the emulator, hand-built Items."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
 
-from target_amplitude.delivery import Deliverer, DeliverySettings, Item
 from target_amplitude.client import AmplitudeClient
+from target_amplitude.delivery import Deliverer, DeliverySettings, Item
 from tests.emulator.state import API_KEY_B, PROJECT_B_ID
 
 if TYPE_CHECKING:
