@@ -17,7 +17,7 @@ from target_amplitude.delivery import EVENTS, IDENTIFY
 from target_amplitude.insert_ids import derive_insert_id
 from target_amplitude.sources import Getter, compile_source
 from target_amplitude.timeconv import TimeParseError, to_epoch_ms
-from target_amplitude.validation import INVALID_TIME, RecordProblem
+from target_amplitude.validation import INVALID_TIME, RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,7 +29,7 @@ MEMBERSHIP = "group_membership"
 def _id_getters(
     spec: Mapping[str, Any], override: Mapping[str, Any] | None, where: str
 ) -> list[tuple[str, Getter]]:
-    """user_id/device_id getters: the override's sources, else the stream's, else same-named fields."""
+    """user_id/device_id getters: the override's, else the stream's, else same-named fields."""
     getters = []
     for name in ("user_id", "device_id"):
         if override is not None and name in override:
@@ -65,7 +65,9 @@ class TouchEventPlan:
         raw = spec[TOUCH_EVENT]
         options: Mapping[str, Any] = {"event_type": raw} if isinstance(raw, str) else raw
         if not isinstance(options, dict) or not isinstance(options.get("event_type"), str):
-            raise ConfigValidationError(f'{where}: give an event type, e.g. "Synced from Warehouse"')
+            raise ConfigValidationError(
+                f'{where}: give an event type, e.g. "Synced from Warehouse"'
+            )
         self.stream = stream
         self.primary_kind = primary_kind
         self.event_type = options["event_type"]
@@ -95,10 +97,8 @@ class TouchEventPlan:
             try:
                 event["time"] = to_epoch_ms(raw_time)
             except TimeParseError as exc:
-                raise RecordProblem(INVALID_TIME, "time", str(exc)) from None
-        event["insert_id"] = derive_insert_id(
-            self.stream, identity, self.event_type, event["time"]
-        )
+                raise RecordCheckError(INVALID_TIME, "time", str(exc)) from None
+        event["insert_id"] = derive_insert_id(self.stream, identity, self.event_type, event["time"])
         return event
 
 

@@ -12,6 +12,7 @@ payload is then a single pass over the record plus the compiled getters:
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from target_amplitude.insert_ids import derive_insert_id
 from target_amplitude.presets import PRESETS
 from target_amplitude.sources import Getter, compile_source, direct_fields, is_source_object
 from target_amplitude.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
-from target_amplitude.validation import INVALID_TIME, MISSING_TIME, RecordProblem
+from target_amplitude.validation import INVALID_TIME, MISSING_TIME, RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -36,17 +37,90 @@ USER_MAPPING = "user_mapping"
 KINDS = (EVENT, USER, DEVICE, GROUP, USER_MAPPING)
 
 EVENT_KEYS = frozenset(
-    ["user_id", "device_id", "event_type", "time", "insert_id", "event_id", "session_id", "app_version", "platform", "os_name", "os_version", "device_brand", "device_manufacturer", "device_model", "carrier", "country", "region", "city", "dma", "language", "location_lat", "location_lng", "ip", "idfa", "idfv", "adid", "android_id", "android_app_set_id", "user_agent", "price", "quantity", "revenue", "productId", "revenueType", "currency", "plan", "ingestion_metadata", "partner_id", "version_name", "library", "$skip_user_properties_sync"]
+    [
+        "user_id",
+        "device_id",
+        "event_type",
+        "time",
+        "insert_id",
+        "event_id",
+        "session_id",
+        "app_version",
+        "platform",
+        "os_name",
+        "os_version",
+        "device_brand",
+        "device_manufacturer",
+        "device_model",
+        "carrier",
+        "country",
+        "region",
+        "city",
+        "dma",
+        "language",
+        "location_lat",
+        "location_lng",
+        "ip",
+        "idfa",
+        "idfv",
+        "adid",
+        "android_id",
+        "android_app_set_id",
+        "user_agent",
+        "price",
+        "quantity",
+        "revenue",
+        "productId",
+        "revenueType",
+        "currency",
+        "plan",
+        "ingestion_metadata",
+        "partner_id",
+        "version_name",
+        "library",
+        "$skip_user_properties_sync",
+    ]
 )
 IDENTIFY_KEYS = frozenset(
-    ["user_id", "device_id", "app_version", "platform", "os_name", "os_version", "device_brand", "device_manufacturer", "device_model", "carrier", "country", "region", "city", "dma", "language", "paying", "start_version"]
+    [
+        "user_id",
+        "device_id",
+        "app_version",
+        "platform",
+        "os_name",
+        "os_version",
+        "device_brand",
+        "device_manufacturer",
+        "device_model",
+        "carrier",
+        "country",
+        "region",
+        "city",
+        "dma",
+        "language",
+        "paying",
+        "start_version",
+    ]
 )
 GROUP_KEYS = frozenset(("group_type", "group_value"))
 USER_MAPPING_KEYS = frozenset(("user_id", "global_user_id", "unmap"))
 ALIASES = {"product_id": "productId", "revenue_type": "revenueType"}
 BAGS = ("event_properties", "user_properties", "groups", "group_properties")
 SPEC_CONTROL_KEYS = frozenset(
-    ["object", "preset", "event_properties", "user_properties", "group_properties", "groups", "property_operations", "null_values", "allow_missing_time", "group_membership", "touch_event", "skip_event_types"]
+    [
+        "object",
+        "preset",
+        "event_properties",
+        "user_properties",
+        "group_properties",
+        "groups",
+        "property_operations",
+        "null_values",
+        "allow_missing_time",
+        "group_membership",
+        "touch_event",
+        "skip_event_types",
+    ]
 )
 KNOWN_FIELD_KEYS = EVENT_KEYS | IDENTIFY_KEYS | GROUP_KEYS | USER_MAPPING_KEYS
 OPERATOR_NAMES = {
@@ -139,7 +213,7 @@ def _operations(stream: str, spec: Mapping[str, Any], kind: str) -> dict[str, st
     for left, right in raw.items():
         pairs = [(name, left) for name in right] if isinstance(right, list) else [(left, right)]
         for prop, operator_name in pairs:
-            operator = OPERATOR_NAMES.get(operator_name, operator_name)
+            operator = str(OPERATOR_NAMES.get(operator_name, operator_name))
             if operator not in OPERATOR_NAMES.values():
                 raise ConfigValidationError(
                     f"streams.{stream}.property_operations: unknown operator {operator_name!r}; "
@@ -170,8 +244,38 @@ class KindPlan:
                 raise ConfigValidationError(
                     f"{where}: {key!r} is neither an Amplitude field nor a mapping option"
                 )
-        self.explicit: list[tuple[str, Getter]] = []
         consumed: set[str] = set()
+        self.explicit: list[tuple[str, Getter]] = []
+        self.convention: dict[str, str] = {}
+        self._compile_fields(spec, shape, where, consumed)
+        self.pass_through = tuple(n for n in shape.pass_through if spec.get(n) is not False)
+        self.group_getters = self._compile_groups(spec.get("groups"), where, consumed)
+        self.side_bags: dict[str, tuple[str, ...]] = {}
+        self.bag_include: frozenset[str] | None = None
+        self.bag_exclude: frozenset[str] = frozenset()
+        self.bag_field: Getter | None = None
+        self.take_leftovers = self.main_bag is not None
+        for bag in ("event_properties", "user_properties", "group_properties"):
+            selector = spec.get(bag)
+            if bag == self.main_bag and selector is False:
+                self.take_leftovers = False
+            elif bag in shape.pass_through and selector is not None and selector is not False:
+                self._compile_bag(bag, selector, f"{where}.{bag}", consumed)
+        self.skip_fields = frozenset(consumed | set(self.pass_through))
+        self.operations = _operations(stream, spec, kind) if kind in (USER, DEVICE, GROUP) else {}
+        null_values = spec.get("null_values", "skip")
+        if null_values not in ("skip", "unset"):
+            raise ConfigValidationError(f"{where}.null_values must be `skip` or `unset`")
+        self.unset_nulls = null_values == "unset"
+        self.allow_missing_time = bool(spec.get("allow_missing_time", False))
+        skip_types = spec.get("skip_event_types") or ()
+        self.skip_event_types = frozenset(t for t in skip_types if "*" not in t)
+        self.skip_event_globs = tuple(t for t in skip_types if "*" in t)
+
+    def _compile_fields(
+        self, spec: Mapping[str, Any], shape: KindShape, where: str, consumed: set[str]
+    ) -> None:
+        """Explicit sources for the kind's Amplitude keys; same-named record fields for the rest."""
         unmapped: set[str] = set()
         for raw_key, source in spec.items():
             key = ALIASES.get(raw_key, raw_key)
@@ -185,34 +289,11 @@ class KindPlan:
                 unmapped.add(key)
             else:
                 self.explicit.append((key, getter))
-        explicit_keys = {key for key, _ in self.explicit} | unmapped
-        self.convention = {name: name for name in shape.keys if name not in explicit_keys}
+        taken = {key for key, _ in self.explicit} | unmapped
+        self.convention = {name: name for name in shape.keys if name not in taken}
         self.convention.update(
             {alias: key for alias, key in ALIASES.items() if key in self.convention}
         )
-        self.pass_through = tuple(name for name in shape.pass_through if spec.get(name) is not False)
-        self.group_getters = self._compile_groups(spec.get("groups"), where, consumed)
-        self.side_bags: dict[str, tuple[str, ...]] = {}
-        self.bag_include: frozenset[str] | None = None
-        self.bag_exclude: frozenset[str] = frozenset()
-        self.bag_field: Getter | None = None
-        self.take_leftovers = self.main_bag is not None
-        for bag in ("event_properties", "user_properties", "group_properties"):
-            selector = spec.get(bag)
-            if bag not in shape.pass_through or selector is None or selector is False:
-                if bag == self.main_bag and selector is False:
-                    self.take_leftovers = False
-                continue
-            self._compile_bag(bag, selector, f"{where}.{bag}", consumed)
-        self.skip_fields = frozenset(consumed | set(self.pass_through))
-        self.operations = _operations(stream, spec, kind) if kind in (USER, DEVICE, GROUP) else {}
-        self.unset_nulls = spec.get("null_values", "skip") == "unset"
-        if spec.get("null_values", "skip") not in ("skip", "unset"):
-            raise ConfigValidationError(f"{where}.null_values must be `skip` or `unset`")
-        self.allow_missing_time = bool(spec.get("allow_missing_time", False))
-        skip_types = spec.get("skip_event_types") or ()
-        self.skip_event_types = frozenset(t for t in skip_types if "*" not in t)
-        self.skip_event_globs = tuple(t for t in skip_types if "*" in t)
 
     def _compile_groups(
         self, groups: Any, where: str, consumed: set[str]
@@ -265,8 +346,25 @@ class KindPlan:
     def build(self, record: dict[str, Any], identity: Any) -> dict[str, Any] | None:
         """The payload for one record, or None for a skipped event type.
 
-        Raises RecordProblem when a value cannot be converted.
+        Raises RecordCheckError when a value cannot be converted.
         """
+        payload, bags, leftovers = self._scan(record)
+        for key, getter in self.explicit:
+            value = getter(record)
+            if value is not None:
+                payload[key] = value
+        if self.kind == EVENT and self._skipped(payload.get("event_type")):
+            return None
+        self._normalise_strings(payload)
+        if self.kind == EVENT:
+            self._finish_event(payload, identity)
+        self._finish_bags(payload, record, bags, leftovers)
+        return payload
+
+    def _scan(
+        self, record: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+        """One pass over the record: convention keys, pass-through bags, leftover fields."""
         payload: dict[str, Any] = {}
         bags: dict[str, dict[str, Any]] = {}
         leftovers: dict[str, Any] = {}
@@ -279,25 +377,17 @@ class KindPlan:
             if name in skip:
                 if value and name in self.pass_through and isinstance(value, dict):
                     bags[name] = value
-                continue
-            target = convention.get(name)
-            if target is not None:
+            elif name in convention:
                 if value is not None:
-                    payload[target] = value
-                continue
-            if not take or name.startswith("_sdc_"):
-                continue
-            if (include is None or name in include) and name not in exclude:
+                    payload[convention[name]] = value
+            elif (
+                take
+                and (include is None or name in include)
+                and name not in exclude
+                and not name.startswith("_sdc_")
+            ):
                 leftovers[name] = value
-        for key, getter in self.explicit:
-            value = getter(record)
-            if value is not None:
-                payload[key] = value
-        if self.kind == EVENT and self._skipped(payload.get("event_type")):
-            return None
-        self._finish_scalars(payload, identity)
-        self._finish_bags(payload, record, bags, leftovers)
-        return payload
+        return payload, bags, leftovers
 
     def _skipped(self, event_type: Any) -> bool:
         if not isinstance(event_type, str):
@@ -306,8 +396,8 @@ class KindPlan:
             return True
         return any(fnmatch.fnmatchcase(event_type, glob) for glob in self.skip_event_globs)
 
-    def _finish_scalars(self, payload: dict[str, Any], identity: Any) -> None:
-        """Ids and names as strings; for events: time in ms and a deterministic insert_id."""
+    def _normalise_strings(self, payload: dict[str, Any]) -> None:
+        """Ids and names as trimmed strings (warehouses often hold them as numbers)."""
         for key in ID_KEYS:
             value = payload.get(key)
             if value is not None and (type(value) is not str or value != value.strip()):
@@ -318,12 +408,13 @@ class KindPlan:
                 payload[key] = _id_string(value)
         if self.kind == USER_MAPPING and "unmap" in payload:
             payload["unmap"] = bool(payload["unmap"])
-        if self.kind != EVENT:
-            return
+
+    def _finish_event(self, payload: dict[str, Any], identity: Any) -> None:
+        """Time as integer ms (required unless allowed missing) and a deterministic insert_id."""
         raw_time = payload.get("time")
         if raw_time is None:
             if not self.allow_missing_time:
-                raise RecordProblem(
+                raise RecordCheckError(
                     MISSING_TIME,
                     "time",
                     "events need a time (map `time` to a field, or set allow_missing_time)",
@@ -332,17 +423,15 @@ class KindPlan:
             try:
                 payload["time"] = to_epoch_ms(raw_time)
             except TimeParseError as exc:
-                raise RecordProblem(INVALID_TIME, "time", str(exc)) from None
+                raise RecordCheckError(INVALID_TIME, "time", str(exc)) from None
         if "insert_id" not in payload:
             payload["insert_id"] = derive_insert_id(
                 self.stream, identity, payload.get("event_type"), payload.get("time")
             )
         session = payload.get("session_id")
         if isinstance(session, str) and not session.lstrip("-").isdigit():
-            try:
+            with contextlib.suppress(TimeParseError):  # else validation names the bad value
                 payload["session_id"] = to_epoch_ms(session)
-            except TimeParseError:
-                pass  # validation reports it as a non-integer session_id
 
     def _finish_bags(
         self,
@@ -352,17 +441,8 @@ class KindPlan:
         leftovers: dict[str, Any],
     ) -> None:
         """Assemble property bags: pass-through objects, chosen fields, leftovers, groups."""
-        for bag, fields in self.side_bags.items():
-            chosen = {name: record[name] for name in fields if name in record}
-            if chosen:
-                bags[bag] = {**bags.get(bag, {}), **chosen}
         main = self.main_bag
-        if main is not None and self.bag_field is not None:
-            value = self.bag_field(record)
-            if isinstance(value, dict) and value:
-                leftovers = {**value, **leftovers}
-        if self.group_getters:
-            self._collect_groups(record, bags)
+        leftovers = self._gather(record, bags, leftovers)
         if "groups" in bags:
             bags["groups"] = _group_strings(bags["groups"])
         if self.kind in (USER, DEVICE, GROUP) and main is not None:
@@ -371,11 +451,27 @@ class KindPlan:
                 payload[main] = operations
         elif main is not None and leftovers:
             bags[main] = {**bags[main], **leftovers} if main in bags else leftovers
+        drop_nulls = self.kind == EVENT
         for bag, value in bags.items():
-            if self.kind == EVENT:
-                value = {k: v for k, v in value.items() if v is not None}  # noqa: PLW2901
-            if value:
-                payload[bag] = value
+            cleaned = {k: v for k, v in value.items() if v is not None} if drop_nulls else value
+            if cleaned:
+                payload[bag] = cleaned
+
+    def _gather(
+        self, record: dict[str, Any], bags: dict[str, dict[str, Any]], leftovers: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Side-bag fields and groups into `bags`; returns the main bag's plain properties."""
+        for bag, fields in self.side_bags.items():
+            chosen = {name: record[name] for name in fields if name in record}
+            if chosen:
+                bags[bag] = {**bags.get(bag, {}), **chosen}
+        if self.group_getters:
+            self._collect_groups(record, bags)
+        if self.bag_field is not None:
+            value = self.bag_field(record)
+            if isinstance(value, dict) and value:
+                return {**value, **leftovers}
+        return leftovers
 
     def _collect_groups(self, record: dict[str, Any], bags: dict[str, dict[str, Any]]) -> None:
         groups = dict(bags.get("groups") or {})
@@ -399,7 +495,7 @@ class KindPlan:
         """
         if not passed:
             return self._as_operations(plain)
-        operator_keys = [key for key in passed if isinstance(key, str) and key[:1] == "$"]
+        operator_keys = [key for key in passed if key[:1] == "$"]
         if not operator_keys:
             return self._as_operations({**passed, **plain})
         if len(operator_keys) != len(passed):

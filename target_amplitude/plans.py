@@ -1,7 +1,7 @@
 """A stream's compiled plan: which payloads each record becomes, in which order, and their checks.
 
 Built once per sink from the resolved spec; per record it yields `(endpoint, kind, payload)` or a
-`RecordProblem`, so the sink only queues and hands over.
+`RecordCheckError`, so the sink only queues and hands over.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from target_amplitude.mapping import (
     KindPlan,
     spec_kinds,
 )
-from target_amplitude.validation import Checker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+
+    from target_amplitude.validation import Checker
 
 # Identifies land before groups and events, so properties are in place when the events arrive.
 ENDPOINT_ORDER = (IDENTIFY, GROUP_IDENTIFY, USERMAP, EVENTS)

@@ -17,7 +17,7 @@ from singer_sdk.sinks import BatchSink
 from target_amplitude.delivery import Item
 from target_amplitude.mapping import record_key, resolve_spec
 from target_amplitude.plans import ENDPOINT_ORDER, StreamPlan, checks_for
-from target_amplitude.validation import Checker, RecordProblem
+from target_amplitude.validation import Checker, RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -80,9 +80,7 @@ class AmplitudeSink(BatchSink):
         spec = resolve_spec(
             stream_name, self.config.get("streams"), self.config.get("default_object")
         )
-        self.plan = StreamPlan(
-            stream_name, spec, self.key_properties, target.fallback_time_ms
-        )
+        self.plan = StreamPlan(stream_name, spec, self.key_properties, target.fallback_time_ms)
         self.checker = Checker(min_id_length=self.config.get("min_id_length"))
         self._checks = checks_for(self.checker)
         self._target = target
@@ -123,7 +121,7 @@ class AmplitudeSink(BatchSink):
                     self.skipped_records += 1
                     continue
                 checks[kind_plan.kind](payload)
-            except RecordProblem as problem:
+            except RecordCheckError as problem:
                 self._reject(kind_plan.kind, payload, record, key, problem)
                 continue
             queues[kind_plan.endpoint].append(Item(payload, record, self.stream_name, key))
@@ -132,7 +130,7 @@ class AmplitudeSink(BatchSink):
                 try:
                     extra = derived.build(record, identity, payload)
                     checks[derived.kind](extra)
-                except RecordProblem as problem:
+                except RecordCheckError as problem:
                     self._reject(derived.kind, extra, record, key, problem)
                     continue
                 queues[derived.endpoint].append(Item(extra, record, self.stream_name, key))
@@ -143,7 +141,7 @@ class AmplitudeSink(BatchSink):
         payload: dict[str, Any] | None,
         record: dict,
         key: str,
-        problem: RecordProblem,
+        problem: RecordCheckError,
     ) -> None:
         """Hand a record that failed mapping or checks to the `on_rejected` policy."""
         item = Item(payload or {}, record, self.stream_name, key)

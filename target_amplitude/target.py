@@ -23,14 +23,15 @@ _DECODER = msgspec.json.Decoder()
 
 
 class FloatMsgSpecReader(MsgSpecReader):
-    """msgspec reader that keeps JSON numbers as int/float (Amplitude wants floats, not Decimal)."""
+    """msgspec reader keeping JSON numbers as int/float (Amplitude wants floats, not Decimal)."""
 
     def deserialize_json(self, line: str) -> dict:
         """Parse one Singer message line."""
         try:
-            return _DECODER.decode(line)  # type: ignore[no-any-return]
+            message: dict = _DECODER.decode(line)
         except msgspec.DecodeError as exc:
             raise InvalidInputLine(f"Unable to parse line as JSON: {line[:200]}") from exc
+        return message
 
 
 class TargetAmplitude(Target):
@@ -47,7 +48,9 @@ class TargetAmplitude(Target):
             required=True,
             secret=True,
             title="API key",
-            description="API key of the Amplitude project to load into (sent in each request body).",
+            description=(
+                "API key of the Amplitude project to load into (sent in each request body)."
+            ),
         ),
         th.Property(
             "region",
@@ -89,7 +92,9 @@ class TargetAmplitude(Target):
             default="none",
             allowed_values=[*KINDS, "none"],
             title="Kind for unmapped streams",
-            description="Object kind for streams not in `streams`; `none` makes them a config error.",
+            description=(
+                "Object kind for streams not in `streams`; `none` makes them a config error."
+            ),
         ),
         th.Property(
             "dry_run",
@@ -264,4 +269,3 @@ class TargetAmplitude(Target):
             self.deliverer.close()
         if self.deliverer.failed:
             raise RecordsNotDeliveredError(self.deliverer.report())
-

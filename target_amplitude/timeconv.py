@@ -31,11 +31,11 @@ def datetime_to_ms(value: dt.datetime) -> int:
 
 def number_to_ms(value: float) -> int:
     """Epoch seconds or milliseconds (auto-detected by magnitude) as integer milliseconds."""
-    if isinstance(value, float) and not math.isfinite(value):
+    if not math.isfinite(value):
         raise TimeParseError(f"{value!r} is not a finite epoch number")
     if abs(value) >= MS_THRESHOLD:
         return int(value)
-    return int(round(value * 1000))
+    return round(value * 1000)
 
 
 def _parse_string(text: str) -> int:
@@ -71,5 +71,7 @@ def to_epoch_ms(value: object) -> int:
     if isinstance(value, dt.datetime):
         return datetime_to_ms(value)
     if isinstance(value, dt.date):
-        return datetime_to_ms(dt.datetime(value.year, value.month, value.day))
+        return datetime_to_ms(
+            dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+        )
     raise TimeParseError(f"{type(value).__name__} value {value!r} is not a time")

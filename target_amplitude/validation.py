@@ -1,7 +1,7 @@
 """Local checks on built payloads, so one bad row is rejected alone instead of failing a request.
 
 Amplitude rejects a whole request for one bad event (400), so every payload is checked here first.
-A failure raises `RecordProblem` with a reason code (the constants below) and the field at fault;
+A failure raises `RecordCheckError` with a reason code (the constants below) and the field at fault;
 the sink hands it to `Deliverer.reject`, which applies `on_rejected`. Cheap repairs that Amplitude
 would make anyway (long property strings truncated, Decimal -> float, datetime -> ISO) are done in
 place of a rejection.
@@ -96,10 +96,11 @@ INT_FIELDS = ("quantity", "session_id", "event_id")
 ID_FIELDS = ("user_id", "device_id")
 
 
-class RecordProblem(ValueError):
+class RecordCheckError(ValueError):
     """Why one record cannot be sent: a reason code and the field at fault."""
 
     def __init__(self, reason: str, field: str, detail: str) -> None:
+        """Keep the parts apart: the reason code is counted, the detail is reported."""
         super().__init__(f"{reason} ({field}): {detail}")
         self.reason = reason
         self.field = field
@@ -110,6 +111,7 @@ class Checker:
     """Validates and repairs payloads of every kind; built once per sink from the settings."""
 
     def __init__(self, min_id_length: int | None = None, now_ms: int | None = None) -> None:
+        """`min_id_length` as configured (None: Amplitude's 5); `now_ms` pins "now" in tests."""
         self.min_id_length = DEFAULT_MIN_ID_LENGTH if min_id_length is None else min_id_length
         self._fixed_now_ms = now_ms
         self.truncated_strings = 0
@@ -126,9 +128,9 @@ class Checker:
         """Event checks: type, an acceptable id, time, numbers, groups, strings, properties."""
         event_type = event.get("event_type")
         if event_type is None or event_type == "":
-            raise RecordProblem(MISSING_EVENT_TYPE, "event_type", "no event type")
+            raise RecordCheckError(MISSING_EVENT_TYPE, "event_type", "no event type")
         if event_type in RESERVED_EVENT_TYPES:
-            raise RecordProblem(
+            raise RecordCheckError(
                 RESERVED_EVENT_TYPE,
                 "event_type",
                 f"{event_type!r} is reserved; users and groups go through the user/group kinds",
@@ -143,14 +145,13 @@ class Checker:
         if "groups" in event:
             self._check_groups(event["groups"])
         user_properties = event.get("user_properties")
-        if user_properties:
-            if any(isinstance(key, str) and key.startswith("$") for key in user_properties):
-                raise RecordProblem(
-                    OPERATORS_NOT_ALLOWED,
-                    "user_properties",
-                    "operators ($set, ...) are only valid on identify; map this stream to the "
-                    "user kind instead",
-                )
+        if user_properties and any(key[:1] == "$" for key in user_properties):
+            raise RecordCheckError(
+                OPERATORS_NOT_ALLOWED,
+                "user_properties",
+                "operators ($set, ...) are only valid on identify; map this stream to the "
+                "user kind instead",
+            )
         self._clean_top_level(event)
 
     def check_identify(self, identification: dict[str, Any], required: tuple[str, ...]) -> None:
@@ -172,9 +173,11 @@ class Checker:
         ):
             value = identification.get(name)
             if value is None or value == "":
-                raise RecordProblem(reason, name, f"no {name}")
+                raise RecordCheckError(reason, name, f"no {name}")
             if not isinstance(value, str):
-                raise RecordProblem(INVALID_GROUP, name, f"{type(value).__name__} is not a string")
+                raise RecordCheckError(
+                    INVALID_GROUP, name, f"{type(value).__name__} is not a string"
+                )
             self._check_string(name, value)
         if "group_properties" in identification:
             self._check_operations(
@@ -189,7 +192,7 @@ class Checker:
             return
         global_id = mapping.get("global_user_id")
         if global_id is None or global_id == "":
-            raise RecordProblem(MISSING_GLOBAL_USER_ID, "global_user_id", "no global_user_id")
+            raise RecordCheckError(MISSING_GLOBAL_USER_ID, "global_user_id", "no global_user_id")
         self._check_string("global_user_id", global_id)
 
     # --- pieces -----------------------------------------------------------------------------
@@ -207,7 +210,7 @@ class Checker:
                 self.dropped_invalid_ids += 1
                 continue
             if len(value) < self.min_id_length:
-                raise RecordProblem(
+                raise RecordCheckError(
                     ID_TOO_SHORT,
                     name,
                     f"{value!r} is shorter than min_id_length={self.min_id_length} (Amplitude "
@@ -216,14 +219,14 @@ class Checker:
             self._check_string(name, value)
         if not any(payload.get(name) for name in required):
             detail = "; ".join(dropped) or f"none of {', '.join(required)} is set"
-            raise RecordProblem(MISSING_ID, "/".join(required), detail)
+            raise RecordCheckError(MISSING_ID, "/".join(required), detail)
 
     def _check_time(self, value: Any) -> None:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise RecordProblem(INVALID_TIME, "time", f"{value!r} is not integer milliseconds")
+            raise RecordCheckError(INVALID_TIME, "time", f"{value!r} is not integer milliseconds")
         if value < EARLIEST_TIME_MS or value > self.latest_time_ms():
             iso = dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat()
-            raise RecordProblem(
+            raise RecordCheckError(
                 TIME_OUT_OF_RANGE,
                 "time",
                 f"{value} ms ({iso}) is before 2000 or more than a day in the future",
@@ -240,9 +243,9 @@ class Checker:
 
     def _check_groups(self, groups: Any) -> None:
         if not isinstance(groups, dict):
-            raise RecordProblem(INVALID_GROUP, "groups", "groups must be an object")
+            raise RecordCheckError(INVALID_GROUP, "groups", "groups must be an object")
         if len(groups) > MAX_GROUP_TYPES:
-            raise RecordProblem(
+            raise RecordCheckError(
                 TOO_MANY_GROUP_TYPES,
                 "groups",
                 f"{len(groups)} group types; Amplitude allows {MAX_GROUP_TYPES} per event",
@@ -250,17 +253,17 @@ class Checker:
         for group_type, values in groups.items():
             if isinstance(values, list):
                 if len(values) > MAX_GROUP_VALUES:
-                    raise RecordProblem(
+                    raise RecordCheckError(
                         TOO_MANY_GROUP_VALUES,
                         f"groups.{group_type}",
                         f"{len(values)} values; Amplitude allows {MAX_GROUP_VALUES}",
                     )
                 if not all(isinstance(value, str) for value in values):
-                    raise RecordProblem(
+                    raise RecordCheckError(
                         INVALID_GROUP, f"groups.{group_type}", "group values must be strings"
                     )
             elif not isinstance(values, str):
-                raise RecordProblem(
+                raise RecordCheckError(
                     INVALID_GROUP,
                     f"groups.{group_type}",
                     "a group value must be a string or an array of strings",
@@ -269,36 +272,33 @@ class Checker:
     def _check_operations(self, field: str, operations: Any, allowed: frozenset[str]) -> None:
         """Operator-only dict, known operators, and each property under one operator."""
         if not isinstance(operations, dict):
-            raise RecordProblem(OPERATOR_MIXING, field, f"{field} must be an object")
+            raise RecordCheckError(OPERATOR_MIXING, field, f"{field} must be an object")
         seen: dict[str, str] = {}
         for operator, properties in operations.items():
             if operator not in allowed:
                 if not operator.startswith("$"):
-                    raise RecordProblem(
+                    raise RecordCheckError(
                         OPERATOR_MIXING,
                         field,
                         f"plain key {operator!r} beside operators; put it under $set",
                     )
-                raise RecordProblem(OPERATOR_MIXING, field, f"unknown operator {operator!r}")
+                raise RecordCheckError(OPERATOR_MIXING, field, f"unknown operator {operator!r}")
             if operator == "$clearAll":
                 continue
             if not isinstance(properties, dict):
-                raise RecordProblem(OPERATOR_MIXING, field, f"{operator} must map properties")
+                raise RecordCheckError(OPERATOR_MIXING, field, f"{operator} must map properties")
             for name in properties:
                 if name in seen:
-                    raise RecordProblem(
+                    raise RecordCheckError(
                         OPERATOR_CONFLICT,
                         f"{field}.{name}",
                         f"property under both {seen[name]} and {operator}",
                     )
                 seen[name] = operator
 
-    def _check_string(self, name: str, value: Any) -> None:
-        if not isinstance(value, str):
-            raise RecordProblem(INVALID_GROUP if name.startswith("group") else MISSING_ID, name,
-                                f"{type(value).__name__} is not a string")
+    def _check_string(self, name: str, value: str) -> None:
         if len(value) > MAX_STRING_LENGTH:
-            raise RecordProblem(
+            raise RecordCheckError(
                 STRING_TOO_LONG,
                 name,
                 f"{len(value)} characters; Amplitude allows {MAX_STRING_LENGTH}",
@@ -315,25 +315,24 @@ class Checker:
         """The value made JSON-ready; returns the same object when nothing needed changing."""
         kind = type(value)
         if kind is str:
-            if len(value) > MAX_STRING_LENGTH:
-                self.truncated_strings += 1
-                return value[:MAX_STRING_LENGTH]
-            return value
+            return value if len(value) <= MAX_STRING_LENGTH else self._truncate(value)
         if kind is int or kind is bool or value is None:
             return value
         if kind is float:
-            if not math.isfinite(value):
-                raise RecordProblem(UNSERIALIZABLE_VALUE, path, f"{value!r} is not valid JSON")
-            return value
+            return _finite(path, value)
         if kind is dict:
             return self._clean_dict(path, value, depth)
         if kind is list or kind is tuple:
             return self._clean_list(path, value, depth)
         return self._clean_other(path, value)
 
+    def _truncate(self, value: str) -> str:
+        self.truncated_strings += 1
+        return value[:MAX_STRING_LENGTH]
+
     def _clean_dict(self, path: str, value: dict[Any, Any], depth: int) -> dict[Any, Any]:
         if depth >= MAX_DEPTH:
-            raise RecordProblem(TOO_DEEP, path, f"nested deeper than {MAX_DEPTH} levels")
+            raise RecordCheckError(TOO_DEEP, path, f"nested deeper than {MAX_DEPTH} levels")
         changed: dict[Any, Any] | None = None
         for key, item in value.items():
             cleaned = self.clean(f"{path}.{key}", item, depth + 1)
@@ -345,7 +344,7 @@ class Checker:
 
     def _clean_list(self, path: str, value: list[Any] | tuple[Any, ...], depth: int) -> Any:
         if depth >= MAX_DEPTH:
-            raise RecordProblem(TOO_DEEP, path, f"nested deeper than {MAX_DEPTH} levels")
+            raise RecordCheckError(TOO_DEEP, path, f"nested deeper than {MAX_DEPTH} levels")
         cleaned = [self.clean(path, item, depth + 1) for item in value]
         if type(value) is list and all(a is b for a, b in zip(cleaned, value, strict=True)):
             return value
@@ -359,17 +358,23 @@ class Checker:
             return value.isoformat()
         if isinstance(value, (str, int, float)):  # subclasses (enums and the like)
             return self.clean(path, value, 0)
-        raise RecordProblem(
+        raise RecordCheckError(
             UNSERIALIZABLE_VALUE, path, f"{type(value).__name__} values cannot be sent as JSON"
         )
 
 
+def _finite(path: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise RecordCheckError(UNSERIALIZABLE_VALUE, path, f"{value!r} is not valid JSON")
+    return value
+
+
 def _as_float(name: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not a number")
+        raise RecordCheckError(INVALID_NUMBER, name, f"{value!r} is not a number")
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not a finite number")
+            raise RecordCheckError(INVALID_NUMBER, name, f"{value!r} is not a finite number")
         return value
     if isinstance(value, (int, Decimal)):
         return float(value)
@@ -381,15 +386,15 @@ def _as_float(name: str, value: Any) -> float:
         else:
             if math.isfinite(number):
                 return number
-    raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not a number")
+    raise RecordCheckError(INVALID_NUMBER, name, f"{value!r} is not a number")
 
 
 def _as_int(name: str, value: Any) -> int:
     if isinstance(value, bool):
-        raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not an integer")
+        raise RecordCheckError(INVALID_NUMBER, name, f"{value!r} is not an integer")
     if isinstance(value, int):
         return value
     number = _as_float(name, value) if not isinstance(value, float) else value
     if not math.isfinite(number) or number != int(number):
-        raise RecordProblem(INVALID_NUMBER, name, f"{value!r} is not an integer")
+        raise RecordCheckError(INVALID_NUMBER, name, f"{value!r} is not an integer")
     return int(number)
