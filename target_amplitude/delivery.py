@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import FatalAPIError
@@ -29,6 +28,7 @@ from target_amplitude.client import (
 )
 from target_amplitude.dead_letters import DeadLetterFile
 from target_amplitude.delivery_settings import DeliverySettings
+from target_amplitude.pending import Item, Pending, fill_request, identity_keys
 from target_amplitude.policies import RecordPolicies
 from target_amplitude.run_summary import RunSummary
 from target_amplitude.verdicts import Kind, Verdict, classify
@@ -65,56 +65,6 @@ class RetriesExhaustedError(DeliveryError):
 
 class RecordsNotDeliveredError(DeliveryError):
     """Raised at the end of a run in which records were rejected or deferred under policy `fail`."""
-
-
-@dataclass
-class Item:
-    """One payload bound for Amplitude, with its record (for reports and dead letters)."""
-
-    payload: dict[str, Any]
-    record: dict[str, Any]
-    stream: str
-    key: str  # human-readable record key: key properties or the record's position
-
-
-def identity_keys(endpoint: str, payload: dict[str, Any]) -> frozenset[tuple[str, str]]:
-    """The ids Amplitude throttles (and orders) this payload by."""
-    keys: set[tuple[str, str]] = set()
-    if endpoint == GROUP_IDENTIFY:
-        group = (payload.get("group_type"), payload.get("group_value"))
-        return frozenset({("group", f"{group[0]}\x1f{group[1]}")})
-    for field_name, kind in (("user_id", "user"), ("device_id", "device")):
-        value = payload.get(field_name)
-        if value not in (None, ""):
-            keys.add((kind, str(value)))
-    return frozenset(keys)
-
-
-class _Pending:
-    """An item on its way: its encoded bytes, ids, and its retry history."""
-
-    __slots__ = (
-        "done",
-        "first_failure",
-        "group",
-        "group_cap",
-        "item",
-        "keys",
-        "not_before",
-        "part",
-        "sent",
-        "throttles",
-        "tries",
-    )
-
-    def __init__(self, item: Item, part: bytes, keys: frozenset[tuple[str, str]]) -> None:
-        self.item, self.part, self.keys = item, part, keys
-        self.tries = self.throttles = 0
-        self.first_failure: float | None = None
-        self.not_before = 0.0
-        self.group: int | None = None  # bisection/split group: sent only with its own group
-        self.group_cap = 0
-        self.done = self.sent = False
 
 
 class Deliverer:
@@ -210,7 +160,7 @@ class Deliverer:
             self.run_summary.add(stream, records=count)
         encode = self.client.encode_item
         pending = [
-            _Pending(item, encode(endpoint, item.payload), identity_keys(endpoint, item.payload))
+            Pending(item, encode(endpoint, item.payload), identity_keys(endpoint, item.payload))
             for item in items
         ]
         holds: dict[tuple[str, str], float] = {}
@@ -251,38 +201,18 @@ class Deliverer:
     # --- one request --------------------------------------------------------------------------
 
     def _next_request(
-        self,
-        endpoint: str,
-        pending: list[_Pending],
-        holds: dict[tuple[str, str], float],
-        now: float,
-    ) -> tuple[list[_Pending], int]:
-        """The next request: the earliest sendable items, skipping held ids and all behind them."""
+        self, endpoint: str, pending: list[Pending], holds: dict[tuple[str, str], float], now: float
+    ) -> tuple[list[Pending], int]:
         count_cap, byte_cap = self.caps(endpoint)
-        sep = self.client.separator_size(endpoint)
-        size = self.client.overhead(endpoint)
-        blocked = set(holds)
-        batch: list[_Pending] = []
-        limit = count_cap
-        for p in pending:
-            if p.not_before > now or (p.keys and not blocked.isdisjoint(p.keys)):
-                blocked.update(p.keys)  # later items of these ids wait too: per-id order
-                continue
-            if not batch:
-                limit = p.group_cap if p.group is not None else count_cap
-                size += len(p.part)
-            elif (
-                p.group != batch[0].group
-                or len(batch) >= limit
-                or size + sep + len(p.part) > byte_cap
-            ):
-                break
-            else:
-                size += sep + len(p.part)
-            batch.append(p)
-        return batch, size
+        return fill_request(
+            pending,
+            holds,
+            now,
+            caps=(count_cap, byte_cap),
+            framing=(self.client.overhead(endpoint), self.client.separator_size(endpoint)),
+        )
 
-    def _send(self, endpoint: str, batch: list[_Pending], size: int) -> HttpResult:
+    def _send(self, endpoint: str, batch: list[Pending], size: int) -> HttpResult:
         body = self.client.build_body(endpoint, [p.part for p in batch])
         by_stream = Counter(p.item.stream for p in batch)
         first_sends = Counter(p.item.stream for p in batch if not p.sent)
@@ -301,7 +231,7 @@ class Deliverer:
     def _apply(  # noqa: C901, PLR0911
         self,
         endpoint: str,
-        batch: list[_Pending],
+        batch: list[Pending],
         sent: tuple[int, HttpResult],
         verdict: Verdict,
         holds: dict[tuple[str, str], float],
@@ -369,7 +299,7 @@ class Deliverer:
     def _partial(
         self,
         endpoint: str,
-        batch: list[_Pending],
+        batch: list[Pending],
         answer: tuple[Verdict, Any],
         holds: dict[tuple[str, str], float],
         release: float,
@@ -382,36 +312,46 @@ class Deliverer:
         for index in verdict.deferred:
             self.policies.deferred(batch[index].item, verdict.detail, endpoint, body)
             batch[index].done = True
+        if verdict.throttled or verdict.held_ids:
+            self._hold(
+                endpoint, [batch[i] for i in sorted(verdict.throttled)], verdict, holds, release
+            )
+
+    def _hold(
+        self,
+        endpoint: str,
+        throttled: list[Pending],
+        verdict: Verdict,
+        holds: dict[tuple[str, str], float],
+        release: float,
+    ) -> None:
+        """Pause throttled items and every id they carry (and ids the 429 names) until `release`.
+
+        An item throttled again goes out in smaller requests.
+        """
         for key in verdict.held_ids:
             holds[key] = max(holds.get(key, 0.0), release)
-        for index in verdict.throttled:
-            p = batch[index]
+        for p in throttled:
             p.throttles += 1
             self._check_budget(endpoint, p, self._clock(), "throttled (429)")
             p.not_before = release
             for key in p.keys:
                 holds[key] = max(holds.get(key, 0.0), release)
-        again = [batch[i] for i in sorted(verdict.throttled) if batch[i].throttles > 1]
+            self.run_summary.throttled(p.item.stream, {value for _, value in p.keys})
+        again = [p for p in throttled if p.throttles > 1]
         if len(again) > 1:  # an id's events may exceed its window on their own: send fewer
             self._regroup(again)
-        held = {p.item.stream: set[str]() for p in batch}
-        for index in verdict.throttled:
-            held[batch[index].item.stream].update(v for _, v in batch[index].keys)
-        for stream, ids in held.items():
-            if ids:
-                self.run_summary.throttled(stream, ids)
-        if verdict.throttled or verdict.held_ids:
-            self.logger.warning(
-                "%s: Amplitude throttled %d item(s) (eps_threshold=%s, ids %s); holding only those "
-                "ids for %.0f s",
-                endpoint,
-                len(verdict.throttled),
-                verdict.eps_threshold,
-                sorted({v for _, v in verdict.held_ids})[:10],
-                release - self._clock(),
-            )
+        self.logger.warning(
+            "%s: Amplitude throttled %d item(s) (eps_threshold=%s, ids %s); holding only those "
+            "ids for %.0f s",
+            endpoint,
+            len(throttled),
+            verdict.eps_threshold,
+            sorted({value for _, value in verdict.held_ids})[:10],
+            release - self._clock(),
+        )
 
-    def _acknowledged(self, endpoint: str, batch: list[_Pending], ingested: int | None) -> None:
+    def _acknowledged(self, endpoint: str, batch: list[Pending], ingested: int | None) -> None:
         for p in batch:
             p.done = True
         for stream, count in Counter(p.item.stream for p in batch).items():
@@ -425,7 +365,7 @@ class Deliverer:
             )
             self.run_summary.add(batch[0].item.stream, not_ingested=max(0, len(batch) - ingested))
 
-    def _regroup(self, batch: list[_Pending]) -> None:
+    def _regroup(self, batch: list[Pending]) -> None:
         """Re-send these items in halves, each half on its own (bisection / 413 split)."""
         group, cap = next(self._groups), math.ceil(len(batch) / 2)
         for p in batch:
@@ -451,7 +391,7 @@ class Deliverer:
         ceiling = min(self.settings.retry_backoff_max_seconds, base * 2 ** max(0, attempt - 1))
         return ceiling * (0.5 + self._rng.random() / 2)
 
-    def _check_budget(self, endpoint: str, p: _Pending, now: float, detail: str) -> None:
+    def _check_budget(self, endpoint: str, p: Pending, now: float, detail: str) -> None:
         if p.first_failure is None:
             p.first_failure = now
         elapsed = now - p.first_failure
