@@ -360,16 +360,29 @@ def add_export_rows(
 def synthetic_rows(
     count: int, start_hour: datetime, per_hour: int = 5000, seed: int = 1
 ) -> Iterator[dict[str, Any]]:
-    """`count` realistic rows (~1.8 KB as JSON), `per_hour` per upload hour, for benchmarks."""
+    """`count` realistic rows (~1.7 KB as JSON), `per_hour` per upload hour, for benchmarks.
+
+    Rows are variations of a few dozen fully generated templates (new `uuid`, `$insert_id`,
+    `event_id`, upload time and session), which is several times faster than generating each.
+    """
     rng = random.Random(seed)
     hour = start_hour.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    templates = [
+        _row(rng, USERS[n % len(USERS)], hour, EVENT_NAMES[n % len(EVENT_NAMES)], 1, n + 1)
+        for n in range(64)
+    ]
     for index in range(count):
-        user = USERS[index % len(USERS)]
-        uploaded = hour + timedelta(hours=index // per_hour, seconds=rng.randint(0, 3599))
-        session_id = int(uploaded.timestamp()) * 1000
-        yield _row(
-            rng, user, uploaded, EVENT_NAMES[index % len(EVENT_NAMES)], session_id, index + 1
-        )
+        uploaded = hour + timedelta(hours=index // per_hour, seconds=rng.randrange(3600))
+        stamp = f"{uploaded:%Y-%m-%d %H:%M:%S}.{rng.randrange(1000000):06d}"
+        row = dict(templates[index % len(templates)])
+        row["uuid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        row["$insert_id"] = f"{row['device_id'][:8]}-{index + 1}"
+        row["event_id"] = index + 1
+        row["server_upload_time"] = stamp
+        row["server_received_time"] = stamp
+        row["processed_time"] = stamp
+        row["session_id"] = int(uploaded.timestamp()) * 1000
+        yield row
 
 
 def row_bytes(row: dict[str, Any]) -> bytes:

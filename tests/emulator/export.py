@@ -166,6 +166,7 @@ def write_archive(
     seed: int | str = 0,
     *,
     corrupt: bool = False,
+    compresslevel: int = 6,
 ) -> int:
     """Write `rows` as an Export API zip; returns the uncompressed bytes of the JSON lines."""
     rng = random.Random(seed)
@@ -194,7 +195,9 @@ def write_archive(
                     lines.insert(len(lines) // 2, CORRUPT_LINE)
                     corrupt = False
                 member = zipfile.ZipInfo(name, ZIP_TIME)
-                archive.writestr(member, gzip.compress(b"".join(lines), compresslevel=6, mtime=0))
+                archive.writestr(
+                    member, gzip.compress(b"".join(lines), compresslevel=compresslevel, mtime=0)
+                )
 
         for row in rows:
             line = row_bytes(row)
