@@ -76,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
                     response.status,
                     len(body),
                     state.now(),
-                    body,
+                    body if state.limits.log_request_bodies else b"",
                 )
             )
         self._send(request, response)

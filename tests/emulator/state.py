@@ -36,6 +36,7 @@ class Limits:
     eps_window_seconds: float = 30.0
     daily_quota: int | None = None  # events per 24 h per id; None = unlimited
     dedupe_window_seconds: float = 7 * 24 * 3600
+    log_request_bodies: bool = True  # benchmarks turn this off so the request log stays small
     identify_max_bytes: int = 1024 * 1024  # undocumented; HTTP V2's figure
     groupidentify_max_bytes: int = 1024 * 1024
     groupidentify_max_properties: int = 1024
