@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
-import json
 import logging
 import urllib.parse
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import backoff
@@ -21,15 +17,21 @@ from tap_amplitude.events import EventsStream
 from tap_amplitude.tap import TapAmplitude
 from tap_amplitude.timestamps import TIMESTAMP_FIELDS, to_rfc3339
 from tests.emulator.data import EMPTY_HOUR, row_bytes
-from tests.emulator.faults import Fault
-from tests.emulator.state import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A
+from tests.emulator.state import API_KEY_A
+from tests.events_harness import (
+    EXPORT_PATH,
+    Run,
+    arm,
+    base_config,
+    export_params,
+    run_tap,
+    seeded_rows,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.emulator import Emulator
-
-EXPORT_PATH = "/api/2/export"
 
 
 @pytest.fixture(autouse=True)
@@ -37,99 +39,6 @@ def no_backoff_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries happen at once: the tests pin what is retried, not how long the waits are."""
     monkeypatch.setattr(EventsStream, "backoff_wait_generator", lambda _self: backoff.constant(0))
     monkeypatch.setattr(EventsStream, "backoff_jitter", lambda _self, value: value)
-
-
-def base_config(emulator: Emulator, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "api_key": API_KEY_A,
-        "secret_key": SECRET_KEY_A,
-        "api_url": emulator.url,
-        "start_date": "2024-03-01T00:00:00Z",
-        "end_date": "2024-03-04T00:00:00Z",
-        "export_max_tries": 3,
-        "export_temp_dir": str(tmp_path),
-    }
-    config.update(overrides)
-    return config
-
-
-@dataclass
-class Run:
-    """What one tap run printed, split by message type, and how it ended."""
-
-    messages: list[dict[str, Any]]
-    error: BaseException | None
-    logs: str = ""
-    records: list[dict[str, Any]] = field(init=False)
-    states: list[dict[str, Any]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.records = [m["record"] for m in self.messages if m["type"] == "RECORD"]
-        self.states = [m["value"] for m in self.messages if m["type"] == "STATE"]
-
-    @property
-    def bookmarks(self) -> list[str | None]:
-        return [
-            s.get("bookmarks", {}).get("events", {}).get("replication_key_value")
-            for s in self.states
-        ]
-
-    def committed_records(self) -> list[dict[str, Any]]:
-        """Records a target would keep: those before the last STATE message."""
-        kept: list[dict[str, Any]] = []
-        pending: list[dict[str, Any]] = []
-        for message in self.messages:
-            if message["type"] == "RECORD":
-                pending.append(message["record"])
-            elif message["type"] == "STATE":
-                kept.extend(pending)
-                pending = []
-        return kept
-
-
-def run_tap(
-    config: dict[str, Any],
-    state: dict[str, Any] | None = None,
-    tap_class: type[TapAmplitude] = TapAmplitude,
-) -> Run:
-    """Sync only `events` in-process, capturing stdout and the tap's log."""
-    tap = tap_class(config=config, state=state, parse_env_config=False)
-    for name, stream in tap.streams.items():
-        if name != "events":
-            stream.selected = False
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    log_buffer = io.StringIO()
-    handler = logging.StreamHandler(log_buffer)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    error: BaseException | None = None
-    try:
-        with contextlib.redirect_stdout(out):
-            try:
-                tap.sync_all()
-            except Exception as exc:  # noqa: BLE001  the test inspects it
-                error = exc
-            out.flush()
-    finally:
-        root.removeHandler(handler)
-    lines = out.buffer.getvalue().decode("utf-8").splitlines()
-    return Run([json.loads(line) for line in lines if line.strip()], error, log_buffer.getvalue())
-
-
-def seeded_rows(emulator: Emulator) -> list[dict[str, Any]]:
-    return emulator.state.projects[PROJECT_A_ID].export_rows
-
-
-def export_params(emulator: Emulator) -> list[tuple[str, str]]:
-    return [
-        (r.query["start"][0], r.query["end"][0])
-        for r in emulator.state.requests
-        if r.path == EXPORT_PATH
-    ]
-
-
-def arm(emulator: Emulator, **fault: Any) -> None:
-    emulator.state.add_fault(Fault(path=EXPORT_PATH, **fault))
 
 
 # --- the normal path ------------------------------------------------------------------------------
@@ -429,7 +338,7 @@ def test_run_killed_mid_window_resumes_at_that_window_without_loss_or_repeat(
         return original(self, row, context)
 
     monkeypatch.setattr(EventsStream, "post_process", dying_post_process)
-    killed = _run_capturing_kill(config)
+    killed = run_tap(config, survive=KilledError)
     monkeypatch.setattr(EventsStream, "post_process", original)
     assert len(killed.records) == kill_at  # window 2 was under way
     assert killed.bookmarks[-1] == "2024-03-02T00:00:00+00:00"
@@ -442,21 +351,6 @@ def test_run_killed_mid_window_resumes_at_that_window_without_loss_or_repeat(
         r["uuid"] for r in resumed.records
     ]
     assert Counter(delivered) == Counter(seeded)  # nothing lost, nothing repeated
-
-
-def _run_capturing_kill(config: dict[str, Any]) -> Run:
-    """Like run_tap, but the stand-in kill ends the run and what was printed is kept."""
-    tap = TapAmplitude(config=config, parse_env_config=False)
-    for name, stream in tap.streams.items():
-        if name != "events":
-            stream.selected = False
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with contextlib.redirect_stdout(out):
-        with contextlib.suppress(KilledError):
-            tap.sync_all()
-        out.flush()
-    lines = out.buffer.getvalue().decode("utf-8").splitlines()
-    return Run([json.loads(line) for line in lines if line.strip()], None)
 
 
 # --- hosts and auth -------------------------------------------------------------------------------
