@@ -23,13 +23,13 @@ class SdkDefaultPathEvents(EventsStream):
     """`events` as the SDK would run it untuned: recursive conformance and the prune walk."""
 
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
-    _generate_record_messages = Stream._generate_record_messages  # type: ignore[assignment]
+    _generate_record_messages = Stream._generate_record_messages
 
 
 class SdkDefaultPathTap(TapAmplitude):
     """The tap with the SDK's default (simplejson) writer and the untuned `events` stream."""
 
-    message_writer_class = SingerWriter
+    message_writer_class = SingerWriter  # type: ignore[assignment]
 
     def discover_streams(self) -> list[Any]:
         return [SdkDefaultPathEvents(tap=self)]
