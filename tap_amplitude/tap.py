@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_amplitude import streams
+from tap_amplitude.custom_streams import build_custom_streams
+
+if TYPE_CHECKING:
+    import click
 
 
 class TapAmplitude(Tap):
@@ -145,8 +152,138 @@ class TapAmplitude(Tap):
             ),
         ),
         # --- dashboard REST streams ---------------------------------------------------------
+        th.Property(
+            "request_timeout",
+            th.IntegerType(minimum=1),
+            default=300,
+            title="Dashboard request timeout (seconds)",
+            description="Seconds to wait for one Dashboard REST response before retrying it.",
+        ),
+        th.Property(
+            "user_search_terms",
+            th.ArrayType(th.StringType),
+            title="User search terms",
+            description=(
+                "User ids, device ids or Amplitude ids to look up with User Search "
+                "(`user_search`, one partition per term). Every match is then read by "
+                "`user_activity` and `user_profiles`. Empty: the user streams yield nothing."
+            ),
+        ),
+        th.Property(
+            "amplitude_ids",
+            th.ArrayType(th.IntegerType),
+            title="Amplitude IDs",
+            description=(
+                "Amplitude ids whose activity and profile are read directly, without a search."
+            ),
+        ),
+        th.Property(
+            "user_activity_page_size",
+            th.IntegerType(minimum=1, maximum=1000),
+            default=1000,
+            title="User activity page size",
+            description=(
+                "Events per User Activity request (`limit`, at most 1000). Amplitude may return "
+                "a few more to complete the last session; they are de-duplicated by `uuid`."
+            ),
+        ),
+        th.Property(
+            "user_api_max_requests_per_hour",
+            th.IntegerType(minimum=1),
+            default=360,
+            title="User API requests per hour",
+            description=(
+                "Most User Search + User Activity requests sent in any 3600 s (Amplitude allows "
+                "360 per project per hour). The tap waits when the quota is used up; 429s are "
+                "retried, honouring `Retry-After`. Requests are sequential (Amplitude allows 5 "
+                "concurrent Dashboard REST requests per project)."
+            ),
+        ),
+        th.Property(
+            "active_users_group_by",
+            th.StringType,
+            title="Active users group-by",
+            description=(
+                "Optional user property to group `active_users` by (e.g. `platform`). No "
+                "group-by by default: some projects reject `country` with 400."
+            ),
+        ),
+        th.Property(
+            "dashboard_start_date",
+            th.StringType,
+            title="Dashboard series start date",
+            description=(
+                "First day of `active_users` / `average_session_length` on the first run (ISO "
+                "date or `30 days ago`; project time zone). Default: `start_date`, else 30 "
+                "days ago."
+            ),
+        ),
+        th.Property(
+            "dashboard_end_date",
+            th.StringType,
+            title="Dashboard series end date",
+            description="Optional last day (inclusive) of the daily series; default today (UTC).",
+        ),
+        th.Property(
+            "dashboard_lookback_days",
+            th.IntegerType(minimum=0),
+            default=3,
+            title="Dashboard lookback (days)",
+            description=(
+                "Days before the bookmark re-read by the daily series on each run: recent "
+                "figures still change. Dates are in the project's time zone."
+            ),
+        ),
+        th.Property(
+            "custom_streams",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("name", th.StringType, required=True,
+                                description="Stream name (snake_case, unique)."),
+                    th.Property("path", th.StringType, required=True,
+                                description="Path under the API host, e.g. `/api/2/events/list`."),
+                    th.Property("params", th.ObjectType(additional_properties=True),
+                                description="Query parameters sent with every request."),
+                    th.Property("records_path", th.StringType,
+                                description="JSONPath to the records, e.g. `$.data[*]`."),
+                    th.Property("primary_keys", th.ArrayType(th.StringType),
+                                description="Record keys that identify a row."),
+                    th.Property("schema", th.ObjectType(additional_properties=True),
+                                description="JSON schema of a record; inferred from a sample "
+                                "when omitted."),
+                    additional_properties=False,
+                )
+            ),
+            title="Custom streams",
+            description=(
+                "Extra GET endpoints of the Dashboard REST API, read with the same auth, region, "
+                "retries and throttling (the 'manual configuration' of other tools)."
+            ),
+        ),
     ).to_dict()
 
     def discover_streams(self) -> list[streams.AmplitudeStream]:
-        """All streams this tap offers."""
-        return [stream_class(tap=self) for stream_class in streams.STREAM_TYPES]
+        """All streams this tap offers, plus the `custom_streams` entries."""
+        built = [stream_class(tap=self) for stream_class in streams.STREAM_TYPES]
+        return [*built, *build_custom_streams(self)]
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`: one record of `event_types`, an endpoint every valid key can read.
+
+        The SDK default syncs one record of every stream, so a missing add-on or a rejected
+        analytics query would fail the connection test; a 403 here names the region in use.
+        """
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        config = ctx.params.get("config")
+        tap = cls(
+            config=getattr(config, "config", None),
+            parse_env_config=bool(getattr(config, "parse_env", False)),
+            validate_config=True,
+        )
+        tap.run_sync_dry_run(
+            dry_run_record_limit=1, streams=[tap.streams[streams.EventTypesStream.name]]
+        )
+        ctx.exit()
