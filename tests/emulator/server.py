@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import urllib.parse
@@ -150,6 +151,12 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], state: EmulatorState) -> None:
         super().__init__(address, _Handler)
         self.state = state
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients hanging up (timeouts, drop faults) are expected; only print real errors."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class Emulator:
