@@ -15,6 +15,7 @@ from tests.emulator import (
     SECRET_KEY_A,
     SECRET_KEY_B,
     Emulator,
+    catalog,
     data,
 )
 
@@ -64,7 +65,7 @@ def test_events_list_returns_visible_event_types_with_week_totals(emulator: Emul
         "flow_hidden",
     }
     assert all(keys <= set(row) for row in rows)
-    assert data.HIDDEN_EVENT_NAME not in {row["value"] for row in rows}
+    assert catalog.HIDDEN_EVENT_NAME not in {row["value"] for row in rows}
     assert not any(row["hidden"] for row in rows)
     counts = Counter(row["event_type"] for row in emulator.state.projects[PROJECT_A_ID].export_rows)
     assert {row["value"]: row["totals"] for row in rows} == {
