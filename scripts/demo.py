@@ -146,8 +146,8 @@ def run_emulator_demo(env: dict[str, str]) -> None:
         )
         step("Extract: tap-amplitude -> target-jsonl (files)")
         meltano("run", "tap-amplitude", "target-jsonl", env=env)
-        step("Extract: tap-amplitude -> target-duckdb (embedded warehouse)")
-        meltano("run", "tap-amplitude", "target-duckdb", env=env)
+        step("Extract: tap-amplitude--warehouse -> target-duckdb (embedded warehouse)")
+        meltano("run", "tap-amplitude--warehouse", "target-duckdb", env=env)
         step(
             f"Reverse sync: project {source['project_id']} -> target-amplitude -> "
             f"project {destination['project_id']} (export preset)"
@@ -171,7 +171,7 @@ def run_real_demo(env: dict[str, str]) -> None:
     step("TAP_AMPLITUDE_API_KEY is set: extracting from that real project (environment prod)")
     env["MELTANO_ENVIRONMENT"] = "prod"
     meltano("run", "tap-amplitude", "target-jsonl", env=env)
-    meltano("run", "tap-amplitude", "target-duckdb", env=env)
+    meltano("run", "tap-amplitude--warehouse", "target-duckdb", env=env)
     report_local(env)
 
 

@@ -7,6 +7,7 @@ cannot drift silently. Used by gen_hub_definitions.py, update_readme.py and the 
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -46,6 +47,7 @@ _JSON_TYPE_TO_KIND = {
 }
 
 
+@functools.cache
 def about(plugin: str, fmt: str = "json") -> str:
     """The plugin's `--about` output, run with this interpreter so the checkout's code is used."""
     package = PLUGINS[plugin][1]
