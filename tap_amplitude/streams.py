@@ -38,6 +38,9 @@ def _open(properties: th.PropertiesList) -> dict[str, Any]:
 
 
 BOOL_OR_INT = th.CustomType({"type": ["boolean", "integer", "null"]})
+ANY_JSON = th.CustomType(
+    {"type": ["array", "object", "string", "number", "boolean", "null"], "items": {}}
+)
 
 
 class EventTypesStream(AmplitudeStream):
@@ -123,6 +126,17 @@ class CohortsStream(AmplitudeStream):
             th.Property("lastMod", th.IntegerType, description="Epoch seconds."),
             th.Property("createdAt", th.IntegerType, description="Epoch seconds."),
             th.Property("lastComputed", th.IntegerType, description="Epoch seconds."),
+            th.Property("last_viewed", th.IntegerType),
+            th.Property("view_count", th.IntegerType),
+            th.Property("popularity", th.NumberType),
+            th.Property("chart_id", th.StringType),
+            th.Property("edit_id", th.StringType),
+            th.Property("location_id", th.StringType),
+            th.Property("is_predictive", th.BooleanType),
+            th.Property("is_official_content", th.BooleanType),
+            th.Property("shortcut_ids", th.ArrayType(th.StringType)),
+            th.Property("metadata", ANY_JSON),
+            th.Property("syncMetadata", ANY_JSON),
         )
     )
 
