@@ -270,7 +270,8 @@ class KindPlan:
         self.allow_missing_time = bool(spec.get("allow_missing_time", False))
         skip_types = spec.get("skip_event_types") or ()
         self.skip_event_types = frozenset(t for t in skip_types if "*" not in t)
-        self.skip_event_globs = tuple(t for t in skip_types if "*" in t)
+        # Only `*` is a wildcard: "[Amplitude] *" must not read as a character class.
+        self.skip_event_globs = tuple(t.replace("[", "[[]") for t in skip_types if "*" in t)
 
     def _compile_fields(
         self, spec: Mapping[str, Any], shape: KindShape, where: str, consumed: set[str]
