@@ -23,6 +23,7 @@ _AMPLITUDE_FORM = re.compile(
     r"(\d{4})[-:](\d{2})[-:](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?"
 )
 _valid_dates: dict[str, bool] = {}
+_CACHE_LIMIT = 100_000
 
 
 def _is_real_date(year: str, month: str, day: str) -> bool:
@@ -35,8 +36,24 @@ def _is_real_date(year: str, month: str, day: str) -> bool:
             known = True
         except ValueError:
             known = False
-        if len(_valid_dates) < 100_000:  # noqa: PLR2004  a bound, not a tuning knob
+        if len(_valid_dates) < _CACHE_LIMIT:
             _valid_dates[key] = known
+    return known
+
+
+# The usual layout, checked by one regex; whether its date and hour are real is cached per
+# `YYYY-MM-DD HH` (exports hold few distinct hours), so most values cost a match and a lookup.
+_USUAL_FORM = re.compile(r"\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d\.\d{6}", re.ASCII)
+_real_hours: dict[str, bool] = {}
+
+
+def _is_real_hour(prefix: str) -> bool:
+    """Whether `YYYY-MM-DD HH` names a real date and an hour below 24 (cached)."""
+    known = _real_hours.get(prefix)
+    if known is None:
+        known = prefix[11:13] < "24" and _is_real_date(prefix[:4], prefix[5:7], prefix[8:10])
+        if len(_real_hours) < _CACHE_LIMIT:
+            _real_hours[prefix] = known
     return known
 
 
@@ -46,6 +63,8 @@ def to_rfc3339(raw: str) -> str | None:
     Zone-less values are UTC (the Export API's documented convention). Values that already
     carry an offset are converted to UTC.
     """
+    if _USUAL_FORM.fullmatch(raw) is not None:
+        return raw[:10] + "T" + raw[11:] + "+00:00" if _is_real_hour(raw[:13]) else None
     match = _AMPLITUDE_FORM.fullmatch(raw)
     if match is not None:
         year, month, day, hour, minute, second, fraction = match.groups()
@@ -95,12 +114,18 @@ class TimestampReport:
 def normalize_timestamps(record: dict[str, Any], report: TimestampReport) -> list[str]:
     """Rewrite the seven timestamp fields in place; bad values become null and are reported.
 
-    Returns the names of fields that were nulled in this record (usually empty).
+    Returns the names of fields that were nulled in this record (usually empty). The usual
+    layout is handled inline: this runs for every exported event.
     """
     nulled: list[str] = []
+    usual = _USUAL_FORM.fullmatch
+    real_hours = _real_hours
     for name in TIMESTAMP_FIELDS:
         raw = record.get(name)
         if raw is None:
+            continue
+        if raw.__class__ is str and usual(raw) is not None and real_hours.get(raw[:13]):
+            record[name] = raw[:10] + "T" + raw[11:] + "+00:00"
             continue
         if raw == "":
             record[name] = None

@@ -31,7 +31,17 @@ def test_amplitude_timestamps_become_rfc3339_utc(raw: str, expected: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "raw", ["not a date", "2023-02-30 10:00:00", "2023-08-25 25:00:00", "1692961508", ""]
+    "raw",
+    [
+        "not a date",
+        "2023-02-30 10:00:00",
+        "2023-02-30 10:00:00.000000",
+        "2023-08-25 25:00:00",
+        "2023-08-25 24:00:00.000000",
+        "2023-08-25 23:60:00.000000",
+        "1692961508",
+        "",
+    ],
 )
 def test_unparseable_timestamp_is_not_converted(raw: str) -> None:
     assert to_rfc3339(raw) is None
