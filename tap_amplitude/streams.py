@@ -44,7 +44,11 @@ ANY_JSON = th.CustomType(
 
 
 class EventTypesStream(AmplitudeStream):
-    """Visible event types with this week's totals (`/api/2/events/list`); full table."""
+    """Visible event types with this week's totals (`/api/2/events/list`); full table.
+
+    Keyed by `value` (the raw event name): it is always present, while `id` is not part of the
+    documented shape; `id` is kept as a column where Amplitude returns it.
+    """
 
     name = "event_types"
     path = "/api/2/events/list"
@@ -52,15 +56,25 @@ class EventTypesStream(AmplitudeStream):
     primary_keys = ("value",)
     schema = _open(
         th.PropertiesList(
-            th.Property("value", th.StringType, required=True,
-                        description="Raw event name, as `event_type` in exports."),
+            th.Property(
+                "value",
+                th.StringType,
+                required=True,
+                description="Raw event name, as `event_type` in exports.",
+            ),
             th.Property("id", th.IntegerType, description="Amplitude's id, where returned."),
             th.Property("name", th.StringType),
             th.Property("display", th.StringType, description="Display name."),
-            th.Property("totals", th.NumberType,
-                        description="Event count of the CURRENT WEEK (not history)."),
-            th.Property("totals_delta", th.NumberType,
-                        description="Change of the current week's total against last week."),
+            th.Property(
+                "totals",
+                th.NumberType,
+                description="Event count of the CURRENT WEEK (not history).",
+            ),
+            th.Property(
+                "totals_delta",
+                th.NumberType,
+                description="Change of the current week's total against last week.",
+            ),
             th.Property("non_active", th.BooleanType),
             th.Property("deleted", th.BooleanType),
             th.Property("hidden", th.BooleanType),
@@ -255,8 +269,12 @@ class DailySeriesStream(AmplitudeStream):
 def _series_schema(metric: str, metric_type: type[th.JSONTypeHelper], about: str) -> dict[str, Any]:
     return th.PropertiesList(
         th.Property("date", th.DateType, required=True, description=f"Day, {PROJECT_TZ_NOTE}."),
-        th.Property("group", th.StringType, required=True,
-                    description="Group (segment) label; `(all)` without a group-by."),
+        th.Property(
+            "group",
+            th.StringType,
+            required=True,
+            description="Group (segment) label; `(all)` without a group-by.",
+        ),
         th.Property("group_by", th.StringType, description="The group-by property, if any."),
         th.Property(metric, metric_type, description=about),
     ).to_dict()
@@ -302,8 +320,10 @@ def series_rows(data: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
     labels: list[Any] = data.get("seriesLabels") or data.get("seriesMeta") or []
     if series and len(series) == len(days) != len(series[0]) == len(labels):
         series = [list(column) for column in zip(*series, strict=True)]  # day-major: transpose
-    names = [_group_name(labels[i] if i < len(labels) else None, i, len(series))
-             for i in range(len(series))]
+    names = [
+        _group_name(labels[i] if i < len(labels) else None, i, len(series))
+        for i in range(len(series))
+    ]
     for day_index, day in enumerate(days):
         for group_index, values in enumerate(series):
             if day_index < len(values):

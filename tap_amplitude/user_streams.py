@@ -100,8 +100,12 @@ class UserSearchStream(UserApiStream):
     records_jsonpath = "$.matches[*]"
     primary_keys = ("search_term", "amplitude_id")
     schema = th.PropertiesList(
-        th.Property("search_term", th.StringType, required=True,
-                    description="The configured term (user id, device id or amplitude id)."),
+        th.Property(
+            "search_term",
+            th.StringType,
+            required=True,
+            description="The configured term (user id, device id or amplitude id).",
+        ),
         th.Property("amplitude_id", th.IntegerType, required=True),
         th.Property("match_type", th.StringType, description="The response `type`."),
         th.Property("user_id", th.StringType),
@@ -170,8 +174,10 @@ class UserSearchStream(UserApiStream):
         yield from self._claim(int(amplitude_id))
 
     def _claim(self, amplitude_id: int) -> Iterator[dict[str, Any]]:
+        """Mark a user as handled this run and log progress when a child will read it."""
         self.run.dispatched.add(amplitude_id)
-        self.logger.info("user streams: %s", self.run.progress_line())
+        if any(child.selected or child.has_selected_descendents for child in self.child_streams):
+            self.logger.info("user streams: %s", self.run.progress_line())
         yield {"amplitude_id": amplitude_id}
 
     def _sync_user(self, amplitude_id: int) -> None:
@@ -333,8 +339,12 @@ class UserProfilesStream(UserApiStream):
     parent_stream_type = UserSearchStream
     state_partitioning_keys: tuple[str, ...] = ()
     schema = th.PropertiesList(
-        th.Property("amplitude_id", th.IntegerType, required=True,
-                    description="The Amplitude ID that was queried."),
+        th.Property(
+            "amplitude_id",
+            th.IntegerType,
+            required=True,
+            description="The Amplitude ID that was queried.",
+        ),
         th.Property("canonical_amplitude_id", th.IntegerType),
         th.Property("merged_amplitude_ids", th.ArrayType(th.IntegerType)),
         th.Property("user_id", th.StringType),

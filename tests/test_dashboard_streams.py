@@ -31,9 +31,7 @@ def test_event_types_keep_every_key_and_are_keyed_by_value(emulator: Emulator) -
     for source in visible:
         assert set(source) <= set(by_value[source["value"]])  # no key dropped
         assert by_value[source["value"]]["totals"] == source["totals"]
-    schema = next(
-        m for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == "event_types"
-    )
+    schema = next(m for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == "event_types")
     assert schema["key_properties"] == ["value"]
     assert "CURRENT WEEK" in schema["schema"]["properties"]["totals"]["description"]
 
@@ -121,8 +119,11 @@ def test_long_date_ranges_are_requested_in_windows(emulator: Emulator) -> None:
 
 def test_daily_series_rerun_starts_lookback_days_before_the_bookmark(emulator: Emulator) -> None:
     config = base_config(emulator, dashboard_end_date="2024-03-03", dashboard_lookback_days=1)
-    state = {"bookmarks": {"active_users": {"replication_key": "date",
-                                            "replication_key_value": "2024-03-03"}}}
+    state = {
+        "bookmarks": {
+            "active_users": {"replication_key": "date", "replication_key_value": "2024-03-03"}
+        }
+    }
     run = run_tap(emulator, config, ["active_users"], state=state)
     assert requests_to(run, "/api/2/users")[0]["start"] == "20240302"
     assert run.final_state["bookmarks"]["active_users"]["replication_key_value"] == "2024-03-03"
@@ -169,3 +170,22 @@ def test_connection_test_names_the_region_on_403(emulator: Emulator, tmp_path: P
     result = _cli_test(emulator, tmp_path, secret_key=SECRET_KEY_B)
     assert result.exit_code != 0  # type: ignore[attr-defined]
     assert "region='us'" in str(result.exception)  # type: ignore[attr-defined]
+
+
+def test_daily_series_accept_a_relative_start_date(emulator: Emulator) -> None:
+    config = base_config(
+        emulator, dashboard_start_date=None, start_date="2 days ago", dashboard_end_date=None
+    )
+    run = run_tap(emulator, config, ["average_session_length"])
+    assert len(run.records("average_session_length")) == 3  # two days ago through today
+
+
+def test_5xx_is_retried(emulator: Emulator) -> None:
+    emulator.state.add_fault(
+        Fault(
+            "status", path="/api/2/annotations", status=503, times=2, headers={"Retry-After": "0"}
+        )
+    )
+    run = run_tap(emulator, base_config(emulator), ["annotations"])
+    assert [r.status for r in run.requests] == [503, 503, 200]
+    assert len(run.records("annotations")) == 3

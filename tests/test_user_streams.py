@@ -107,9 +107,7 @@ def test_user_profiles_reuse_the_activity_response_one_row_per_user(emulator: Em
 def test_user_profiles_alone_ask_for_one_event_per_user(emulator: Emulator) -> None:
     config = base_config(emulator, amplitude_ids=[BOB.amplitude_id])
     run = run_tap(emulator, config, ["user_profiles"])
-    assert [p["canonical_amplitude_id"] for p in run.records("user_profiles")] == [
-        BOB.amplitude_id
-    ]
+    assert [p["canonical_amplitude_id"] for p in run.records("user_profiles")] == [BOB.amplitude_id]
     assert [q["limit"] for q in requests_to(run, ACTIVITY)] == ["1"]
     assert run.records("user_activity") == []
 
@@ -193,9 +191,7 @@ def test_progress_is_logged_per_user(emulator: Emulator, caplog) -> None:
 def test_paginator_stops_once_a_page_reaches_the_bookmark() -> None:
     def page(times: list[str], total: int) -> requests.Response:
         response = requests.Response()
-        events = [
-            {"uuid": f"u{i}-{t}", "server_upload_time": t} for i, t in enumerate(times)
-        ]
+        events = [{"uuid": f"u{i}-{t}", "server_upload_time": t} for i, t in enumerate(times)]
         response._content = json.dumps(
             {"events": events, "userData": {"num_events": total}}
         ).encode()
@@ -209,3 +205,19 @@ def test_paginator_stops_once_a_page_reaches_the_bookmark() -> None:
     assert not paginator.has_more(reached)
     short_page = page(["2024-03-01 00:00:00.000000"], total=10)
     assert not UserActivityPaginator(limit=2, bookmark=None).has_more(short_page)
+
+
+def test_a_relative_start_date_is_the_first_runs_floor(emulator: Emulator) -> None:
+    config = base_config(emulator, amplitude_ids=[HEAVY.amplitude_id], start_date="1 day ago")
+    run = run_tap(emulator, config, ["user_activity"])
+    assert run.records("user_activity") == []  # every seeded event is from 2024
+    assert len(requests_to(run, ACTIVITY)) == 1  # the first page already reached the floor
+
+
+def test_user_search_alone_logs_no_user_progress(emulator: Emulator, caplog) -> None:
+    config = base_config(emulator, user_search_terms=["alice"])
+    with caplog.at_level(logging.INFO):
+        run = run_tap(emulator, config, ["user_search"])
+    assert len(run.records("user_search")) == 1
+    assert not any("user streams:" in m for m in caplog.messages)
+    assert requests_to(run, ACTIVITY) == []
