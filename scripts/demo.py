@@ -23,8 +23,6 @@ BIN = Path(sys.executable).parent
 MELTANO = str(BIN / "meltano")
 OUT = ROOT / "output" / "demo"
 DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
-# Settings target-amplitude needs to copy an Export API stream back into Amplitude as events.
-COPY_SETTINGS = {"TARGET_AMPLITUDE_PRESET": "export"}
 
 
 def dotenv_value(name: str) -> str | None:
@@ -55,9 +53,14 @@ def meltano(*args: str, env: dict[str, str]) -> None:
 
 def start_emulator() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """The bundled emulator as a child process, and the JSON line it prints (url, projects)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulator"], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
+    with (OUT / "emulator.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.emulator"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line:
@@ -152,13 +155,7 @@ def run_emulator_demo(env: dict[str, str]) -> None:
             f"Reverse sync: project {source['project_id']} -> target-amplitude -> "
             f"project {destination['project_id']} (export preset)"
         )
-        meltano(
-            "run",
-            "--state-id-suffix=copy",
-            "tap-amplitude",
-            "target-amplitude",
-            env={**env, **COPY_SETTINGS},
-        )
+        meltano("run", "tap-amplitude--events", "target-amplitude", env=env)
         report_local(env)
         stored = fetch_json(f"{url}/__emulator__/projects/{destination['project_id']}/events")
         print(f"  emulator project {destination['project_id']}: {len(stored)} events ingested")
