@@ -414,3 +414,45 @@ def test_region_selects_the_export_host(
     assert adapter.asked
     assert adapter.asked[0].startswith(host + "/api/2/export?start=20240301T00&end=20240301T00")
     assert records
+
+
+# --- more edges -----------------------------------------------------------------------------------
+
+
+def test_bad_timestamps_are_repaired_or_nulled_and_reported(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    rows = sorted(seeded_rows(emulator), key=lambda row: row["server_upload_time"])
+    rows[0]["processed_time"] = "2022:05:27 05:59:45.471635"  # the known colon-date form
+    rows[1]["client_event_time"] = "yesterday-ish"
+    run = run_tap(base_config(emulator, tmp_path, end_date="2024-03-01T01:00:00Z"))
+    assert run.error is None
+    by_uuid = {record["uuid"]: record for record in run.records}
+    assert by_uuid[rows[0]["uuid"]]["processed_time"] == "2022-05-27T05:59:45.471635+00:00"
+    assert by_uuid[rows[1]["uuid"]]["client_event_time"] is None
+    assert len(by_uuid) == sum(1 for r in rows if r["server_upload_time"] < "2024-03-01 01")
+    assert "client_event_time 'yesterday-ish' is not a timestamp" in run.logs
+
+
+def test_read_timeout_is_retried(emulator: Emulator, tmp_path: Path) -> None:
+    arm(emulator, kind="slow", delay=1.0)
+    config = base_config(
+        emulator, tmp_path, end_date="2024-03-01T02:00:00Z", export_read_timeout_seconds=0.3
+    )
+    run = run_tap(config)
+    assert run.error is None
+    assert "Backing off" in run.logs  # the slow attempt timed out and was retried
+    expected = sum(1 for r in seeded_rows(emulator) if r["server_upload_time"] < "2024-03-01 02")
+    assert len(run.records) == expected
+
+
+def test_default_start_is_30_days_before_the_run(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = dt.datetime(2024, 3, 31, 10, 30, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(EventsStream, "now", lambda _self: now)
+    config = base_config(emulator, tmp_path, end_date="2024-03-02T00:00:00Z")
+    del config["start_date"]
+    run = run_tap(config)
+    assert run.error is None
+    assert export_params(emulator)[0] == ("20240301T10", "20240301T23")
