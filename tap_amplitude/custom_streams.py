@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tap_amplitude.client import AmplitudeStream
-from tap_amplitude.user_streams import user_run
+from tap_amplitude.user_run import user_run
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

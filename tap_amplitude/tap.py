@@ -238,19 +238,38 @@ class TapAmplitude(Tap):
             "custom_streams",
             th.ArrayType(
                 th.ObjectType(
-                    th.Property("name", th.StringType, required=True,
-                                description="Stream name (snake_case, unique)."),
-                    th.Property("path", th.StringType, required=True,
-                                description="Path under the API host, e.g. `/api/2/events/list`."),
-                    th.Property("params", th.ObjectType(additional_properties=True),
-                                description="Query parameters sent with every request."),
-                    th.Property("records_path", th.StringType,
-                                description="JSONPath to the records, e.g. `$.data[*]`."),
-                    th.Property("primary_keys", th.ArrayType(th.StringType),
-                                description="Record keys that identify a row."),
-                    th.Property("schema", th.ObjectType(additional_properties=True),
-                                description="JSON schema of a record; inferred from a sample "
-                                "when omitted."),
+                    th.Property(
+                        "name",
+                        th.StringType,
+                        required=True,
+                        description="Stream name (snake_case, unique).",
+                    ),
+                    th.Property(
+                        "path",
+                        th.StringType,
+                        required=True,
+                        description="Path under the API host, e.g. `/api/2/events/list`.",
+                    ),
+                    th.Property(
+                        "params",
+                        th.ObjectType(additional_properties=True),
+                        description="Query parameters sent with every request.",
+                    ),
+                    th.Property(
+                        "records_path",
+                        th.StringType,
+                        description="JSONPath to the records, e.g. `$.data[*]`.",
+                    ),
+                    th.Property(
+                        "primary_keys",
+                        th.ArrayType(th.StringType),
+                        description="Record keys that identify a row.",
+                    ),
+                    th.Property(
+                        "schema",
+                        th.ObjectType(additional_properties=True),
+                        description="JSON schema of a record; inferred from a sample when omitted.",
+                    ),
                     additional_properties=False,
                 )
             ),

@@ -11,10 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import time
 import urllib.parse
-import weakref
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -23,55 +20,18 @@ from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedE
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_amplitude.client import AmplitudeStream
-from tap_amplitude.throttle import SlidingWindowThrottle
 from tap_amplitude.timestamps import TimestampReport, normalize_timestamps, to_rfc3339
+from tap_amplitude.user_run import UserRun, user_run
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     import requests
-    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-DEFAULT_MAX_REQUESTS_PER_HOUR = 360
+    from tap_amplitude.throttle import SlidingWindowThrottle
+
 MAX_ACTIVITY_PAGE_SIZE = 1000
-
-
-@dataclass
-class UserRun:
-    """What the user streams share during one tap run: quota, progress, last profile seen."""
-
-    throttle: SlidingWindowThrottle
-    planned_users: int
-    started_at: float = field(default_factory=time.monotonic)
-    dispatched: set[int] = field(default_factory=set)
-    last_profile: tuple[int, dict[str, Any]] | None = None
-
-    def progress_line(self, now: float | None = None) -> str:
-        """`users done / total, ETA` for the log (total grows when a term matches several)."""
-        done = len(self.dispatched) - 1
-        total = max(self.planned_users, len(self.dispatched))
-        elapsed = (time.monotonic() if now is None else now) - self.started_at
-        if done <= 0:
-            return f"starting user 1 of ~{total}"
-        eta = elapsed / done * (total - done)
-        return f"{done}/{total} users done, ETA {dt.timedelta(seconds=round(eta))}"
-
-
-_RUNS: weakref.WeakKeyDictionary[Tap, UserRun] = weakref.WeakKeyDictionary()
-
-
-def user_run(tap: Tap) -> UserRun:
-    """The shared state of this tap's user streams (created on first use)."""
-    run = _RUNS.get(tap)
-    if run is None:
-        config = tap.config
-        per_hour = int(config.get("user_api_max_requests_per_hour", DEFAULT_MAX_REQUESTS_PER_HOUR))
-        terms, ids = config.get("user_search_terms") or [], config.get("amplitude_ids") or []
-        planned = len(terms) + len(ids)
-        run = UserRun(throttle=SlidingWindowThrottle(per_hour), planned_users=planned)
-        _RUNS[tap] = run
-    return run
 
 
 class UserApiStream(AmplitudeStream):

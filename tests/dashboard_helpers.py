@@ -10,7 +10,7 @@ from io import BytesIO, TextIOWrapper
 from typing import TYPE_CHECKING, Any
 
 from tap_amplitude.tap import TapAmplitude
-from tap_amplitude.user_streams import user_run
+from tap_amplitude.user_run import user_run
 from tests.emulator import API_KEY_A, SECRET_KEY_A
 
 if TYPE_CHECKING:
