@@ -19,6 +19,24 @@ MAX_ITEMS = {EVENTS: 2000, IDENTIFY: 2000, GROUP_IDENTIFY: 1024, USERMAP: 2000}
 DEFAULT_BYTES = {"batch": 19_000_000, "httpapi": 900_000, "form": 900_000}
 # Amplitude's documented pause after a 429: 30 s on HTTP V2, ~15 s on /batch and /identify.
 DEFAULT_THROTTLE_WAIT = {"httpapi": 30.0, "batch": 15.0, "form": 15.0}
+INT_SETTINGS = frozenset(
+    {
+        "min_id_length",
+        "events_per_request",
+        "max_request_bytes",
+        "identifications_per_request",
+        "max_retries",
+    }
+)
+FLOAT_SETTINGS = frozenset(
+    {
+        "request_timeout",
+        "retry_backoff_base_seconds",
+        "retry_backoff_max_seconds",
+        "retry_time_budget_seconds",
+        "throttle_wait_seconds",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +74,18 @@ class DeliverySettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> DeliverySettings:
         """Pick the delivery keys out of the target config (unset keys keep their defaults)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in config.items() if k in names and v is not None})
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            value = config.get(spec.name)
+            if value is None:
+                continue
+            # JSON config files reach us with Decimal numbers (singer-sdk parses them so).
+            if spec.name in INT_SETTINGS:
+                value = int(value)
+            elif spec.name in FLOAT_SETTINGS:
+                value = float(value)
+            values[spec.name] = value
+        return cls(**values)
 
     def count_cap(self, endpoint: str) -> int:
         """Items per request for an endpoint."""
