@@ -13,6 +13,7 @@ from tap_amplitude.throttle import SlidingWindowThrottle
 from tap_amplitude.user_streams import UserActivityPaginator
 from tests.dashboard_helpers import base_config, requests_to, run_tap
 from tests.emulator import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A, Emulator, data
+from tests.emulator.faults import Fault
 
 HEAVY = data.USERS[0]  # more than 1000 events
 ALICE = data.USERS[1]
@@ -221,3 +222,13 @@ def test_user_search_alone_logs_no_user_progress(emulator: Emulator, caplog) -> 
     assert len(run.records("user_search")) == 1
     assert not any("user streams:" in m for m in caplog.messages)
     assert requests_to(run, ACTIVITY) == []
+
+
+def test_user_activity_429_waits_and_resumes_the_same_page(emulator: Emulator) -> None:
+    emulator.state.add_fault(
+        Fault("status", path=ACTIVITY, status=429, times=2, headers={"Retry-After": "0"})
+    )
+    config = base_config(emulator, amplitude_ids=[BOB.amplitude_id])
+    run = run_tap(emulator, config, ["user_activity"])
+    assert [r.status for r in run.requests] == [429, 429, 200]
+    assert len(run.records("user_activity")) == len(_events_of(emulator, BOB.amplitude_id))
