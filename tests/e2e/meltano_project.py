@@ -48,6 +48,7 @@ def install_plugins(log_path: Path) -> None:
 def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    env["NO_COLOR"] = "1"  # plain logs in failure messages
     env["MELTANO_ENVIRONMENT"] = "dev"
     return env
 
