@@ -49,6 +49,11 @@ class AmplitudeStream(RESTStream[int]):
     forbidden_hint: str = "a plan add-on or a permission this API key lacks"
 
     @property
+    def bad_request_hint(self) -> str:
+        """Which settings shape this stream's requests, for a 400 message."""
+        return "Check the settings this stream uses."
+
+    @property
     def url_base(self) -> str:
         """`api_url` when set, else the region's host."""
         override = self.config.get("api_url")
@@ -93,8 +98,7 @@ class AmplitudeStream(RESTStream[int]):
             said = amplitude_error_text(response, self._secrets)
             raise FatalAPIError(
                 f"Amplitude rejected the request of stream '{self.name}' "
-                f"({_path_of(response)}) with 400: {said}. "
-                "Check the stream's settings (group-by property, dates, custom stream params)."
+                f"({_path_of(response)}) with 400: {said}. {self.bad_request_hint}"
             )
         if 400 <= status < 500:  # noqa: PLR2004
             raise FatalAPIError(self.response_error_message(response))

@@ -79,6 +79,11 @@ class CustomStream(AmplitudeStream):
         return self._schema
 
     @property
+    def bad_request_hint(self) -> str:
+        """Point at the entry that built the request."""
+        return f"Check the `custom_streams` entry '{self.name}' (path and params)."
+
+    @property
     def request_throttle(self) -> SlidingWindowThrottle | None:
         """User Activity / User Search paths share the user-API quota."""
         if self.path and self.path.startswith(USER_API_PATHS):

@@ -265,6 +265,11 @@ class DailySeriesStream(AmplitudeStream):
         """The group-by property sent to Amplitude, if any."""
         return None
 
+    @property
+    def bad_request_hint(self) -> str:
+        """The settings behind the request's dates."""
+        return "Check `dashboard_start_date`, `dashboard_end_date` and `start_date`."
+
 
 def _series_schema(metric: str, metric_type: type[th.JSONTypeHelper], about: str) -> dict[str, Any]:
     return th.PropertiesList(
@@ -292,6 +297,16 @@ class ActiveUsersStream(DailySeriesStream):
     def group_by(self) -> str | None:
         """`active_users_group_by` (no group-by unless configured)."""
         return self.config.get("active_users_group_by") or None
+
+    @property
+    def bad_request_hint(self) -> str:
+        """The group-by is the usual culprit (some projects reject `country`)."""
+        if self.group_by:
+            return (
+                f"Check `active_users_group_by` ({self.group_by!r}): the project may not know "
+                "that property; leave it unset for one series."
+            )
+        return super().bad_request_hint
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict:
         """Active users, daily, plus the optional group-by."""

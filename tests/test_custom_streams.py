@@ -69,8 +69,9 @@ def test_custom_stream_400_shows_amplitudes_details(emulator: Emulator) -> None:
         "records_path": "$.data.series[*]",
         "schema": {"type": "object", "properties": {}},
     }
-    with pytest.raises(FatalAPIError, match="Invalid user property shoe_size"):
+    with pytest.raises(FatalAPIError, match="Invalid user property shoe_size") as raised:
         run_tap(emulator, base_config(emulator, custom_streams=[spec]), ["bad_chart"])
+    assert "`custom_streams` entry 'bad_chart'" in str(raised.value)
 
 
 def test_custom_stream_names_must_be_unique_snake_case(emulator: Emulator) -> None:

@@ -92,6 +92,7 @@ def test_a_rejected_group_by_shows_amplitudes_message_and_details(emulator: Emul
     message = str(raised.value)
     assert "Invalid chart definition" in message
     assert "Invalid user property favorite_color" in message
+    assert "active_users_group_by" in message  # names the setting to change
     assert "4GB" not in message
     assert "4 GB" not in message
 
