@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.dashboard_helpers import base_config, requests_to, run_tap  # noqa: E402
-from tests.emulator import Emulator, data  # noqa: E402
+from tests.dashboard_helpers import base_config, requests_to, run_tap
+from tests.emulator import Emulator, data
 
 HEAVY = data.USERS[0]
 
