@@ -1,0 +1,256 @@
+"""Throughput and memory of the `events` stream, beside a raw ceiling measured in the same run.
+
+For each archive size: build a synthetic Export API zip (realistic events, gzipped JSON lines,
+several parts per hour), serve it from the emulator, and run
+
+- the raw ceiling: unzip + gunzip + orjson parse + write each record as a Singer RECORD line
+  (orjson) to /dev/null, with no SDK;
+- the tap: `python -m tap_amplitude` with a catalog selecting only `events`, stdout to /dev/null.
+
+Both run as child processes; peak RSS is the child's `ru_maxrss`. Floors on this machine: the tap
+reaches at least 40% of the raw ceiling's records/s, and its peak RSS stays under 200 MB and does
+not grow with the archive size.
+
+    .venv/bin/python benchmarks/tap_events.py                 # 200 MB and 1 GB uncompressed
+    .venv/bin/python benchmarks/tap_events.py --sizes-mb 50   # quick look
+Archives are cached in --work-dir (default: $TMPDIR/tap-amplitude-bench) between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+
+from tap_amplitude import export, windows  # noqa: E402
+
+START_HOUR = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+ROWS_PER_HOUR = 5000
+ROWS_PER_PART = 2500
+FLOOR_SHARE = 0.40
+FLOOR_RSS_MB = 200
+
+
+def build_archive(work_dir: Path, size_mb: int) -> dict:
+    """A cached synthetic archive of about `size_mb` MB of JSON lines, and what it holds."""
+    from tests.emulator.data import synthetic_rows  # noqa: PLC0415
+    from tests.emulator.export import write_archive  # noqa: PLC0415
+    from tests.emulator.state import PROJECT_A_ID  # noqa: PLC0415
+
+    path = work_dir / f"export_{size_mb}mb.zip"
+    meta_path = path.with_suffix(".json")
+    if path.exists() and meta_path.exists():
+        return json.loads(meta_path.read_text())
+    sample = list(synthetic_rows(200, START_HOUR, ROWS_PER_HOUR))
+    row_size = sum(len(orjson.dumps(row)) + 1 for row in sample) / len(sample)
+    count = int(size_mb * 1024 * 1024 / row_size)
+    began = time.perf_counter()
+    uncompressed = write_archive(
+        path,
+        synthetic_rows(count, START_HOUR, ROWS_PER_HOUR),
+        PROJECT_A_ID,
+        rows_per_part=ROWS_PER_PART,
+    )
+    hours = -(-count // ROWS_PER_HOUR)
+    meta = {
+        "path": str(path),
+        "records": count,
+        "uncompressed_bytes": uncompressed,
+        "zip_bytes": path.stat().st_size,
+        "hours": hours,
+        "avg_event_bytes": round(uncompressed / count),
+    }
+    meta_path.write_text(json.dumps(meta))
+    print(f"  built {path.name}: {count} events in {time.perf_counter() - began:.0f} s")
+    return meta
+
+
+def raw_ceiling(path: str) -> None:
+    """Child mode: the no-SDK pipeline over the same archive."""
+    loads, dumps = orjson.loads, orjson.dumps
+    count = 0
+    with Path(os.devnull).open("wb") as out, zipfile.ZipFile(path) as archive:
+        for info in export.ordered_members(archive):
+            with archive.open(info) as raw, export.gzip.GzipFile(fileobj=raw) as lines:
+                for line in lines:
+                    record = loads(line)
+                    out.write(dumps({"type": "RECORD", "stream": "events", "record": record}))
+                    out.write(b"\n")
+                    count += 1
+    print(json.dumps({"records": count}))
+
+
+# Children report their own high-water RSS (VmHWM of the exec'd image): `ru_maxrss` from wait4
+# would include the pages of this forking parent, which holds the emulator.
+_REPORT_HWM = """
+import atexit, os, runpy, sys
+def _hwm():
+    with open("/proc/self/status") as status, open(os.environ["BENCH_HWM_FILE"], "w") as out:
+        out.write(next(l.split()[1] for l in status if l.startswith("VmHWM:")))
+atexit.register(_hwm)
+sys.argv = sys.argv[1:]
+if sys.argv[0] == "-m":
+    sys.argv = sys.argv[1:]
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+else:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def run_child(command: list[str], stdout: int | None) -> tuple[float, float, bytes, str]:
+    """(seconds, peak RSS MB, stdout, stderr) of `python <command...>` run as a child process."""
+    with tempfile.NamedTemporaryFile(suffix=".hwm") as hwm:
+        env = dict(os.environ, BENCH_HWM_FILE=hwm.name)
+        full = [sys.executable, "-c", _REPORT_HWM, *command]
+        began = time.perf_counter()
+        child = subprocess.run(  # noqa: PLW1510  checked below
+            full, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT, env=env
+        )
+        seconds = time.perf_counter() - began
+        if child.returncode != 0:
+            tail = child.stderr.decode(errors="replace")[-2000:]
+            msg = f"{command[:3]} exited with {child.returncode}:\n{tail}"
+            raise RuntimeError(msg)
+        peak_kb = int(Path(hwm.name).read_text() or 0)
+    return seconds, peak_kb / 1024, child.stdout or b"", child.stderr.decode(errors="replace")
+
+
+def tap_files(work_dir: Path, emulator_url: str, meta: dict) -> tuple[Path, Path]:
+    """Config and catalog for one tap run over exactly the archive's hours, in one window."""
+    from tap_amplitude.tap import TapAmplitude  # noqa: PLC0415
+    from tests.emulator.state import API_KEY_A, SECRET_KEY_A  # noqa: PLC0415
+    from tests.events_harness import events_only_catalog  # noqa: PLC0415
+
+    end = START_HOUR + dt.timedelta(hours=meta["hours"])
+    config = {
+        "api_key": API_KEY_A,
+        "secret_key": SECRET_KEY_A,
+        "api_url": emulator_url,
+        "start_date": START_HOUR.isoformat(),
+        "end_date": end.isoformat(),
+        "export_window_hours": meta["hours"],
+        "export_temp_dir": str(work_dir),
+    }
+    config_path = work_dir / "config.json"
+    catalog_path = work_dir / "catalog.json"
+    config_path.write_text(json.dumps(config))
+    catalog_path.write_text(json.dumps(events_only_catalog(TapAmplitude, config)))
+    return config_path, catalog_path
+
+
+def measure(work_dir: Path, size_mb: int, emulator: object, repeat: int) -> dict:
+    """Raw ceiling and tap figures for one archive size."""
+    from tests.emulator.export import serve_archive  # noqa: PLC0415
+
+    meta = build_archive(work_dir, size_mb)
+    state = emulator.state  # type: ignore[attr-defined]
+    state.reset()
+    state.limits.log_request_bodies = False
+    last = START_HOUR + dt.timedelta(hours=meta["hours"] - 1)
+    serve_archive(state, meta["path"], windows.hour_param(START_HOUR), windows.hour_param(last))
+    config_path, catalog_path = tap_files(work_dir, emulator.url, meta)  # type: ignore[attr-defined]
+
+    raw_s = tap_s = float("inf")
+    raw_rss = tap_rss = 0.0
+    for _ in range(repeat):  # alternate, keep the best of each: the machine is shared
+        seconds, rss = _raw_once(meta)
+        raw_s, raw_rss = min(raw_s, seconds), max(raw_rss, rss)
+        seconds, rss = _tap_once(meta, config_path, catalog_path)
+        tap_s, tap_rss = min(tap_s, seconds), max(tap_rss, rss)
+    mb = meta["uncompressed_bytes"] / 1e6
+    return {
+        **meta,
+        "raw_rps": meta["records"] / raw_s,
+        "raw_mbps": mb / raw_s,
+        "raw_rss": raw_rss,
+        "tap_rps": meta["records"] / tap_s,
+        "tap_mbps": mb / tap_s,
+        "tap_rss": tap_rss,
+        "tap_seconds": tap_s,
+    }
+
+
+def _raw_once(meta: dict) -> tuple[float, float]:
+    seconds, rss, out, _ = run_child([__file__, "--raw-ceiling", meta["path"]], subprocess.PIPE)
+    if json.loads(out)["records"] != meta["records"]:
+        msg = f"raw ceiling read {json.loads(out)['records']} of {meta['records']} events"
+        raise RuntimeError(msg)
+    return seconds, rss
+
+
+def _tap_once(meta: dict, config_path: Path, catalog_path: Path) -> tuple[float, float]:
+    command = ["-m", "tap_amplitude", "--config", str(config_path), "--catalog", str(catalog_path)]
+    with Path(os.devnull).open("wb") as sink:
+        seconds, rss, _, log = run_child(command, sink.fileno())
+    counted = re.search(r'"metric":\s*"record_count",\s*"value":\s*(\d+)', log)
+    if counted is None or int(counted.group(1)) != meta["records"]:
+        msg = f"the tap did not emit all {meta['records']} events: {log[-1500:]}"
+        raise RuntimeError(msg)
+    return seconds, rss
+
+
+def report(results: list[dict]) -> bool:
+    """Print the figures; True when every floor is met."""
+    print()
+    print(
+        f"{'archive':>10} {'events':>9} {'B/event':>7} | {'raw rec/s':>9} {'raw MB/s':>8} "
+        f"{'raw RSS':>7} | {'tap rec/s':>9} {'tap MB/s':>8} {'tap RSS':>7} {'share':>6}"
+    )
+    ok = True
+    for row in results:
+        share = row["tap_rps"] / row["raw_rps"]
+        ok = ok and share >= FLOOR_SHARE and row["tap_rss"] < FLOOR_RSS_MB
+        print(
+            f"{row['uncompressed_bytes'] / 1e6:>8.0f}MB {row['records']:>9} "
+            f"{row['avg_event_bytes']:>7} | {row['raw_rps']:>9.0f} {row['raw_mbps']:>8.1f} "
+            f"{row['raw_rss']:>5.0f}MB | {row['tap_rps']:>9.0f} {row['tap_mbps']:>8.1f} "
+            f"{row['tap_rss']:>5.0f}MB {share:>6.0%}"
+        )
+    print(
+        f"floors: tap >= {FLOOR_SHARE:.0%} of raw rec/s, tap peak RSS < {FLOOR_RSS_MB} MB "
+        f"-> {'MET' if ok else 'NOT MET'}"
+    )
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes-mb", default="200,1024", help="uncompressed sizes, comma-separated"
+    )
+    parser.add_argument(
+        "--work-dir", default=str(Path(tempfile.gettempdir()) / "tap-amplitude-bench")
+    )
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each, best kept")
+    parser.add_argument("--raw-ceiling", metavar="ZIP", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.raw_ceiling:
+        raw_ceiling(args.raw_ceiling)
+        return 0
+    from tests.emulator import Emulator  # noqa: PLC0415
+
+    work_dir = Path(args.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    with Emulator() as emulator:
+        for size in (int(part) for part in args.sizes_mb.split(",")):
+            print(f"archive of ~{size} MB uncompressed")
+            results.append(measure(work_dir, size, emulator, args.repeat))
+    return 0 if report(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
