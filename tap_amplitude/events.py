@@ -19,7 +19,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_amplitude import export, windows
-from tap_amplitude.client import AmplitudeStream, auth_failure_message
+from tap_amplitude.client import AmplitudeStream, amplitude_error_text, auth_failure_message
 from tap_amplitude.timestamps import TimestampReport, normalize_timestamps
 
 if TYPE_CHECKING:
@@ -45,11 +45,12 @@ def _utc_now() -> dt.datetime:
 class ExportWindowTooLargeError(Exception):
     """Amplitude refused the window as too large (400 / 504): split it, do not retry it."""
 
-    def __init__(self, window: windows.Window, status: int) -> None:
-        """Remember which window was refused and how."""
-        super().__init__(f"export of {window.label} answered {status}")
+    def __init__(self, window: windows.Window, status: int, said: str) -> None:
+        """Remember which window was refused, how, and Amplitude's words."""
+        super().__init__(f"export of {window.label} answered {status}: {said}")
         self.window = window
         self.status = status
+        self.said = said
 
 
 class EventsStream(AmplitudeStream):
@@ -145,6 +146,11 @@ class EventsStream(AmplitudeStream):
                 yield from self._window_records(archive, window)
             self._bookmark(window, context)
             cursor = window.next_start
+        if self.timestamp_report.counts:
+            self.logger.warning(
+                "Unreadable timestamps emitted as null, per field: %s",
+                self.timestamp_report.counts,
+            )
 
     def _fetch(
         self,
@@ -167,9 +173,10 @@ class EventsStream(AmplitudeStream):
         window = exc.window
         if window.hours == 1:
             msg = (
-                f"Amplitude answered {exc.status} for the single hour {window.label}: that hour "
-                "holds more data than the Export API can return (4 GB per request). Export it "
-                "with Amplitude's Amazon S3 (or GCS) export instead."
+                f"Amplitude answered {exc.status} ({exc.said}) for the single hour "
+                f"{window.label}: that hour holds more data than the Export API can return "
+                "(4 GB per request, or too much to build in time). Export it with Amplitude's "
+                "Amazon S3 (or GCS) export instead."
             )
             raise FatalAPIError(msg) from exc
         self.window_hours = windows.halved_size(window)
@@ -221,7 +228,8 @@ class EventsStream(AmplitudeStream):
                 self.logger.info("Window %s: no data (404)", window.label)
                 return None
             if response.status_code in TOO_LARGE_STATUSES:
-                raise ExportWindowTooLargeError(window, response.status_code)
+                said = amplitude_error_text(response, self._secrets)
+                raise ExportWindowTooLargeError(window, response.status_code, said)
             self.validate_response(response)
             return export.spool_to_file(response, self.config.get("export_temp_dir"))
         finally:

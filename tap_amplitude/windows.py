@@ -130,6 +130,8 @@ class Window:
     @property
     def label(self) -> str:
         """Human-readable span for logs and errors, e.g. `20240101T00..20240101T23`."""
+        if self.start == self.end:
+            return hour_param(self.start)
         return f"{hour_param(self.start)}..{hour_param(self.end)}"
 
 

@@ -239,12 +239,14 @@ def test_export_window_is_bisected_on_504(emulator: Emulator, tmp_path: Path) ->
 def test_single_hour_too_large_is_fatal_and_points_to_s3(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    arm(emulator, kind="status", status=400, times=5)
+    emulator.state.limits.export_max_bytes = 1
     config = base_config(emulator, tmp_path, end_date="2024-03-01T12:00:00Z", export_window_hours=2)
     run = run_tap(config)
     assert isinstance(run.error, FatalAPIError)
-    assert "20240301T00" in str(run.error)
-    assert "S3" in str(run.error)
+    message = str(run.error)
+    assert "single hour 20240301T00:" in message
+    assert "S3" in message
+    assert "exceeds the maximum size" in message  # Amplitude's own reason is kept
     assert export_params(emulator) == [
         ("20240301T00", "20240301T01"),
         ("20240301T00", "20240301T00"),
