@@ -86,15 +86,22 @@ class Pipeline:
         env.update(self.env)
         return env
 
-    def meltano(self, *args: str, env: dict[str, str] | None = None, timeout: int = 600) -> str:
-        """Run `meltano ARGS`; return its combined log, raise with the log's tail on failure."""
+    def meltano(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: Path | None = None,
+        timeout: int = 600,
+    ) -> str:
+        """Run `meltano ARGS`, stdin from a file; return its log, raise with its tail on failure."""
         self.runs += 1
         log_path = self.workdir / f"meltano-{self.runs}.log"
         self.jsonl_dir.mkdir(parents=True, exist_ok=True)
-        with log_path.open("w") as log:
+        with log_path.open("w") as log, (stdin or Path(os.devnull)).open("rb") as source:
             result = subprocess.run(
                 [MELTANO, *args],
                 cwd=ROOT,
+                stdin=source,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**self.base_env(), **(env or {})},
