@@ -151,7 +151,9 @@ def tap_files(work_dir: Path, emulator_url: str, meta: dict) -> tuple[Path, Path
     return config_path, catalog_path
 
 
-def measure(work_dir: Path, size_mb: int, emulator: object, repeat: int) -> dict:
+def measure(
+    work_dir: Path, size_mb: int, emulator: object, repeat: int, *, sdk_default: bool = False
+) -> dict:
     """Raw ceiling and tap figures for one archive size."""
     from tests.emulator.export import serve_archive  # noqa: PLC0415
 
@@ -170,8 +172,13 @@ def measure(work_dir: Path, size_mb: int, emulator: object, repeat: int) -> dict
         raw_s, raw_rss = min(raw_s, seconds), max(raw_rss, rss)
         seconds, rss = _tap_once(meta, config_path, catalog_path)
         tap_s, tap_rss = min(tap_s, seconds), max(tap_rss, rss)
+    default_rps = None
+    if sdk_default:
+        seconds, _ = _tap_once(meta, config_path, catalog_path, sdk_default=True)
+        default_rps = meta["records"] / seconds
     mb = meta["uncompressed_bytes"] / 1e6
     return {
+        "default_rps": default_rps,
         **meta,
         "raw_rps": meta["records"] / raw_s,
         "raw_mbps": mb / raw_s,
@@ -191,8 +198,18 @@ def _raw_once(meta: dict) -> tuple[float, float]:
     return seconds, rss
 
 
-def _tap_once(meta: dict, config_path: Path, catalog_path: Path) -> tuple[float, float]:
-    command = ["-m", "tap_amplitude", "--config", str(config_path), "--catalog", str(catalog_path)]
+def _tap_once(
+    meta: dict, config_path: Path, catalog_path: Path, *, sdk_default: bool = False
+) -> tuple[float, float]:
+    program = (
+        [str(ROOT / "benchmarks" / "sdk_default_path_tap.py")]
+        if sdk_default
+        else [
+            "-m",
+            "tap_amplitude",
+        ]
+    )
+    command = [*program, "--config", str(config_path), "--catalog", str(catalog_path)]
     with Path(os.devnull).open("wb") as sink:
         seconds, rss, _, log = run_child(command, sink.fileno())
     counted = re.search(r'"metric":\s*"record_count",\s*"value":\s*(\d+)', log)
@@ -223,6 +240,12 @@ def report(results: list[dict]) -> bool:
         f"floors: tap >= {FLOOR_SHARE:.0%} of raw rec/s, tap peak RSS < {FLOOR_RSS_MB} MB "
         f"-> {'MET' if ok else 'NOT MET'}"
     )
+    for row in results:
+        if row["default_rps"]:
+            print(
+                f"SDK default path ({row['uncompressed_bytes'] / 1e6:.0f} MB): "
+                f"{row['default_rps']:.0f} rec/s = {row['default_rps'] / row['raw_rps']:.0%} of raw"
+            )
     return ok
 
 
@@ -235,6 +258,11 @@ def main() -> int:
         "--work-dir", default=str(Path(tempfile.gettempdir()) / "tap-amplitude-bench")
     )
     parser.add_argument("--repeat", type=int, default=2, help="runs of each, best kept")
+    parser.add_argument(
+        "--with-sdk-default",
+        action="store_true",
+        help="also time the untuned SDK path once per size (slow: about 5%% of the ceiling)",
+    )
     parser.add_argument("--raw-ceiling", metavar="ZIP", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_ceiling:
@@ -248,7 +276,9 @@ def main() -> int:
     with Emulator() as emulator:
         for size in (int(part) for part in args.sizes_mb.split(",")):
             print(f"archive of ~{size} MB uncompressed")
-            results.append(measure(work_dir, size, emulator, args.repeat))
+            results.append(
+                measure(work_dir, size, emulator, args.repeat, sdk_default=args.with_sdk_default)
+            )
     return 0 if report(results) else 1
 
 

@@ -225,7 +225,8 @@ class EventsStream(AmplitudeStream):
         )
         try:
             if response.status_code == NO_DATA_STATUS:
-                self.logger.info("Window %s: no data (404)", window.label)
+                said = amplitude_error_text(response, self._secrets)
+                self.logger.info("Window %s: no data (404: %s)", window.label, said)
                 return None
             if response.status_code in TOO_LARGE_STATUSES:
                 said = amplitude_error_text(response, self._secrets)

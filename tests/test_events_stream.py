@@ -176,6 +176,7 @@ def test_empty_window_404_still_advances_the_bookmark(emulator: Emulator, tmp_pa
     statuses = [r.status for r in emulator.state.requests if r.path == EXPORT_PATH]
     assert statuses == [404, 200]
     assert run.bookmarks[:2] == ["2024-03-02T06:00:00+00:00", "2024-03-02T07:00:00+00:00"]
+    assert "no data (404: Raw data files were not found" in run.logs
 
 
 def _largest_block(emulator: Emulator, hours: int) -> int:
