@@ -149,21 +149,32 @@ class AmplitudeSink(BatchSink):
         self._target.deliverer.reject(item, problem.reason, detail)
 
     def process_batch(self, context: dict) -> None:
-        """Deliver identifies, then groups and mappings, then events; return once all landed."""
+        """Hand the batch over: identifies, then groups and mappings, then events.
+
+        Delivery runs on the target's pipeline thread, in submission order, while the next batch
+        is read; the target waits for it before writing any STATE.
+        """
         queues: dict[str, list[Item]] = context["items"]
-        dry_run = self._target.dry_run_writer
-        deliverer = self._target.deliverer
-        for endpoint in ENDPOINT_ORDER:
-            if dry_run is None:
-                deliverer.deliver(endpoint, queues[endpoint])
-            elif queues[endpoint]:
-                dry_run.write(endpoint, queues[endpoint])
-        if dry_run is not None:
-            deliverer.deliver(ENDPOINT_ORDER[0], [])  # makes dead letters durable; sends nothing
-        self.tally_record_written(context["record_count"])
+        record_count: int = context["record_count"]
         if self.skipped_records:
             self.logger.info(
                 "Stream '%s': %d records skipped by skip_event_types so far",
                 self.stream_name,
                 self.skipped_records,
             )
+        deliverer = self._target.deliverer
+        dry_run = self._target.dry_run_writer
+        if dry_run is not None:
+            for endpoint in ENDPOINT_ORDER:
+                if queues[endpoint]:
+                    dry_run.write(endpoint, queues[endpoint])
+            deliverer.deliver(ENDPOINT_ORDER[0], [])  # makes dead letters durable; sends nothing
+            self.tally_record_written(record_count)
+            return
+
+        def deliver_batch() -> None:
+            for endpoint in ENDPOINT_ORDER:
+                deliverer.deliver(endpoint, queues[endpoint])
+            self.tally_record_written(record_count)
+
+        self._target.pipeline.submit(deliver_batch)

@@ -15,6 +15,7 @@ from singer_sdk.exceptions import InvalidInputLine
 
 from target_amplitude.delivery import Deliverer, RecordsNotDeliveredError
 from target_amplitude.mapping import KINDS, resolve_spec
+from target_amplitude.pipeline import DeliveryPipeline
 from target_amplitude.plans import StreamPlan
 from target_amplitude.sinks import AmplitudeSink, DryRunWriter
 from target_amplitude.timeconv import datetime_to_ms
@@ -249,8 +250,14 @@ class TargetAmplitude(Target):
         path = self.config.get("dry_run_path")
         return DryRunWriter(Path(path) if path else None, self.logger)
 
+    @cached_property
+    def pipeline(self) -> DeliveryPipeline:
+        """Background, in-order delivery of sink batches (see `pipeline.py`)."""
+        return DeliveryPipeline()
+
     def _write_state_message(self, state: dict) -> None:
-        """Withhold STATE once a record was rejected under `on_rejected: fail`."""
+        """Write STATE only once every batch before it is delivered, and none after a `fail`."""
+        self.pipeline.wait()
         if self.deliverer.failed:
             if not self._state_withheld:
                 self.logger.error("Records were not delivered: STATE is withheld from here on")
@@ -262,7 +269,9 @@ class TargetAmplitude(Target):
         """Drain, log the delivery summary, and fail the run if records were not delivered."""
         try:
             super().process_endofpipe()
+            self.pipeline.wait()
         finally:
+            self.pipeline.close()
             if self.dry_run_writer is not None:
                 self.dry_run_writer.close()
             self.deliverer.log_summary()

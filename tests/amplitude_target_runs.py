@@ -50,10 +50,16 @@ def singer_input(
     return "".join(json.dumps(line) + "\n" for line in lines)
 
 
-def run_target(config: dict[str, Any], lines: str) -> tuple[str, TargetAmplitude]:
-    """Run the target over the lines; returns its stdout (STATE lines) and the target."""
+def run_target(
+    config: dict[str, Any], lines: str, stdout: io.StringIO | None = None
+) -> tuple[str, TargetAmplitude]:
+    """Run the target over the lines; returns its stdout (STATE lines) and the target.
+
+    Pass `stdout` to see what was printed even when the run raises.
+    """
     target = TargetAmplitude(config=config, parse_env_config=False)
-    stdout, stderr = io.StringIO(), io.StringIO()
+    stdout = stdout if stdout is not None else io.StringIO()
+    stderr = io.StringIO()
     with redirect_stdout(stdout), redirect_stderr(stderr):
         target.process_lines(io.StringIO(lines))
         target.process_endofpipe()

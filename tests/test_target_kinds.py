@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.parse
 
@@ -9,6 +10,7 @@ import pytest
 import responses
 
 from tests.amplitude_target_runs import config_for, project_b, run_target, singer_input
+from tests.emulator.faults import Fault
 
 T0 = "2024-05-01T10:00:00Z"
 T0_MS = 1_714_557_600_000
@@ -329,9 +331,9 @@ def test_eu_region_sends_to_the_eu_host():
         mock.post("https://api.eu.amplitude.com/batch", json=ok)
         mock.post("https://api.eu.amplitude.com/identify", body="success")
         run_target(config, lines)
-        assert [call.request.url for call in mock.calls] == [
-            "https://api.eu.amplitude.com/identify",
+        assert sorted(call.request.url for call in mock.calls) == [
             "https://api.eu.amplitude.com/batch",
+            "https://api.eu.amplitude.com/identify",
         ]
 
 
@@ -346,11 +348,12 @@ def test_dry_run_writes_payloads_and_sends_nothing(emulator, tmp_path):
 
     assert emulator.state.requests == []
     written = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [(w["stream"], w["endpoint"]) for w in written] == [
-        ("users", "identify"),
+    assert sorted((w["stream"], w["endpoint"]) for w in written) == [
         ("clicks", "events"),
+        ("users", "identify"),
     ]
-    assert written[1]["payload"]["time"] == T0_MS
+    (click,) = [w for w in written if w["stream"] == "clicks"]
+    assert click["payload"]["time"] == T0_MS
     assert json.loads(stdout.strip()) == {"bookmark": 1}
 
 
@@ -372,3 +375,34 @@ def test_glob_maps_matching_streams(emulator):
     run_target(config_for(emulator, streams), lines)
     (event,) = project_b(emulator).ingested_events
     assert (event["event_type"], event["time"]) == ("Opened", T0_MS)
+
+
+def test_batches_are_delivered_in_order_while_the_next_one_is_read(emulator):
+    streams = {"clicks": {"event_type": {"const": "Clicked"}}}
+    emulator.state.add_fault(Fault("slow", path="/batch", delay=0.3))
+    records = [{"user_id": "user-00070", "time": T0_MS + n, "n": n} for n in range(23)]
+    config = config_for(emulator, streams, batch_size_rows=5)
+    stdout, _ = run_target(config, singer_input("clicks", records, ["n"], state={"done": 23}))
+
+    events = project_b(emulator).ingested_events
+    assert [e["event_properties"]["n"] for e in events] == list(range(23))
+    assert len(_requests(emulator, "/batch")) == 5
+    assert stdout.strip() == '{"done": 23}'
+
+
+def test_a_failed_batch_stops_later_batches_and_withholds_state(emulator):
+    streams = {"clicks": {"event_type": {"const": "Clicked"}}}
+    emulator.state.add_fault(Fault("slow", path="/batch", delay=0.2))
+    invalid_key = {"code": 400, "error": "Invalid API key: x"}
+    emulator.state.add_fault(Fault("status", path="/batch", status=400, body=invalid_key))
+    records = [{"user_id": "user-00071", "time": T0_MS + n, "n": n} for n in range(15)]
+    config = config_for(emulator, streams, batch_size_rows=5)
+    lines = singer_input("clicks", records, ["n"], state={"done": 15})
+    printed = io.StringIO()
+    with pytest.raises(Exception, match="API key"):
+        run_target(config, lines, stdout=printed)
+    assert printed.getvalue() == ""  # no STATE
+
+    events = project_b(emulator).ingested_events
+    assert [e["event_properties"]["n"] for e in events] == list(range(5))
+    assert len(_requests(emulator, "/batch")) == 2
