@@ -91,18 +91,23 @@ class Pipeline:
         *args: str,
         env: dict[str, str] | None = None,
         stdin: Path | None = None,
+        stdout: Path | None = None,
         timeout: int = 600,
     ) -> str:
-        """Run `meltano ARGS`, stdin from a file; return its log, raise with its tail on failure."""
+        """Run `meltano ARGS` (stdin/stdout to files if given); return the log, raise on failure."""
         self.runs += 1
         log_path = self.workdir / f"meltano-{self.runs}.log"
         self.jsonl_dir.mkdir(parents=True, exist_ok=True)
-        with log_path.open("w") as log, (stdin or Path(os.devnull)).open("rb") as source:
+        with (
+            log_path.open("w") as log,
+            (stdin or Path(os.devnull)).open("rb") as source,
+            (stdout or log_path).open("ab") as output,
+        ):
             result = subprocess.run(
                 [MELTANO, *args],
                 cwd=ROOT,
                 stdin=source,
-                stdout=log,
+                stdout=output if stdout else log,
                 stderr=subprocess.STDOUT,
                 env={**self.base_env(), **(env or {})},
                 check=False,
@@ -117,17 +122,26 @@ class Pipeline:
     def popen(
         self, *args: str, env: dict[str, str] | None = None
     ) -> tuple[subprocess.Popen[bytes], Path]:
-        """Start `meltano ARGS` without waiting (for concurrent runs); returns process and log."""
+        """Start `meltano ARGS` without waiting (for concurrent runs); returns process and log.
+
+        Concurrent runs of one plugin would share `.meltano/run/<plugin>/` (discovered catalog,
+        config files), as two workers on one checkout would; each gets its own system directory
+        whose plugin folders link to the installed ones, as separate workers would have.
+        """
         self.runs += 1
         log_path = self.workdir / f"meltano-{self.runs}.log"
         self.jsonl_dir.mkdir(parents=True, exist_ok=True)
+        sys_dir = self.workdir / f"meltano-sys-{self.runs}"
+        sys_dir.mkdir()
+        for kind in ("extractors", "loaders"):
+            (sys_dir / kind).symlink_to(ROOT / ".meltano" / kind)
         log = log_path.open("w")
         process = subprocess.Popen(
             [MELTANO, *args],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**self.base_env(), **(env or {})},
+            env={**self.base_env(), "MELTANO_SYS_DIR_ROOT": str(sys_dir), **(env or {})},
         )
         log.close()
         return process, log_path
