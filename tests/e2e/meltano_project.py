@@ -101,14 +101,14 @@ class Pipeline:
         with (
             log_path.open("w") as log,
             (stdin or Path(os.devnull)).open("rb") as source,
-            (stdout or log_path).open("ab") as output,
+            (stdout or Path(os.devnull)).open("wb") as output,
         ):
             result = subprocess.run(
                 [MELTANO, *args],
                 cwd=ROOT,
                 stdin=source,
                 stdout=output if stdout else log,
-                stderr=subprocess.STDOUT,
+                stderr=log if stdout else subprocess.STDOUT,
                 env={**self.base_env(), **(env or {})},
                 check=False,
                 timeout=timeout,

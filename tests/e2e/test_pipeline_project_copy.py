@@ -29,7 +29,8 @@ def test_project_copy_lands_every_event_once_and_a_rerun_adds_no_duplicates(
     ]
     assert any(row["event_type"] == SERVER_EVENT_NAME for row in source)
 
-    pipeline.meltano("run", "tap-amplitude--events", "target-amplitude")
+    log = pipeline.meltano("run", "tap-amplitude--events", "target-amplitude")
+    assert "Delivery summary for stream 'events'" in log
     copied = list(emulator.state.projects[PROJECT_B_ID].ingested_events)
 
     assert len(copied) == len(source)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -40,9 +41,13 @@ def _by_uuid(records: list[dict]) -> dict[str, dict]:
 def test_every_stream_lands_in_jsonl_with_the_emulators_row_counts(
     pipeline: Pipeline, emulator: Emulator
 ) -> None:
-    pipeline.meltano("run", "tap-amplitude", "target-jsonl")
+    log = pipeline.meltano("run", "tap-amplitude", "target-jsonl")
 
     assert pipeline.jsonl_streams() == ALL_STREAMS
+    # Progress lines: the planned hours, then one line per export window.
+    assert re.search(r"Exporting hours \S+\.\.\S+ in windows of up to 24 h", log)
+    windows = re.findall(r"Window \S+: (\d+) events from \d+ archive members", log)
+    assert sum(int(count) for count in windows) == len(expected.export_rows(emulator))
     rows = expected.export_rows(emulator)
     events = pipeline.jsonl("events")
     assert len(events) == len(rows)
