@@ -48,6 +48,9 @@ def _apply_fault_after(request: Request, response: Response) -> Response:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms per keep-alive request), a stall real Amplitude does not have.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
