@@ -108,8 +108,10 @@ def _throttling(verdict: Verdict, body: dict[str, Any], payloads: list[dict[str,
             verdict.deferred.add(index)
         else:
             verdict.throttled.add(index)
-    verdict.held_ids |= {("user", i) for i in _ids(body.get("throttled_users"))}
-    verdict.held_ids |= {("device", i) for i in _ids(body.get("throttled_devices"))}
+    # Ids over their daily quota are deferred, not held: waiting 15-30 s cannot help them.
+    users = _ids(body.get("throttled_users")) - _ids(body.get("exceeded_daily_quota_users"))
+    devices = _ids(body.get("throttled_devices")) - _ids(body.get("exceeded_daily_quota_devices"))
+    verdict.held_ids |= {("user", i) for i in users} | {("device", i) for i in devices}
     verdict.eps_threshold = body.get("eps_threshold")
 
 
