@@ -41,20 +41,22 @@ def _is_real_date(year: str, month: str, day: str) -> bool:
     return known
 
 
-# The usual layout, checked by one regex; whether its date and hour are real is cached per
-# `YYYY-MM-DD HH` (exports hold few distinct hours), so most values cost a match and a lookup.
+# The usual layout, checked by one regex. Its `YYYY-MM-DD HH` part is validated once and cached
+# as the RFC 3339 head `YYYY-MM-DDTHH` ("" when not a real date and hour): exports hold few
+# distinct hours, so most values cost a match, a lookup and one string build.
 _USUAL_FORM = re.compile(r"\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d\.\d{6}", re.ASCII)
-_real_hours: dict[str, bool] = {}
+_heads: dict[str, str] = {}
 
 
-def _is_real_hour(prefix: str) -> bool:
-    """Whether `YYYY-MM-DD HH` names a real date and an hour below 24 (cached)."""
-    known = _real_hours.get(prefix)
-    if known is None:
-        known = prefix[11:13] < "24" and _is_real_date(prefix[:4], prefix[5:7], prefix[8:10])
-        if len(_real_hours) < _CACHE_LIMIT:
-            _real_hours[prefix] = known
-    return known
+def _head(prefix: str) -> str:
+    """`YYYY-MM-DDTHH` for a `YYYY-MM-DD HH` prefix, or "" when it is not a real hour (cached)."""
+    head = _heads.get(prefix)
+    if head is None:
+        real = prefix[11:13] < "24" and _is_real_date(prefix[:4], prefix[5:7], prefix[8:10])
+        head = f"{prefix[:10]}T{prefix[11:13]}" if real else ""
+        if len(_heads) < _CACHE_LIMIT:
+            _heads[prefix] = head
+    return head
 
 
 def to_rfc3339(raw: str) -> str | None:
@@ -64,7 +66,8 @@ def to_rfc3339(raw: str) -> str | None:
     carry an offset are converted to UTC.
     """
     if _USUAL_FORM.fullmatch(raw) is not None:
-        return raw[:10] + "T" + raw[11:] + "+00:00" if _is_real_hour(raw[:13]) else None
+        head = _head(raw[:13])
+        return f"{head}{raw[13:]}+00:00" if head else None
     match = _AMPLITUDE_FORM.fullmatch(raw)
     if match is not None:
         year, month, day, hour, minute, second, fraction = match.groups()
@@ -119,14 +122,16 @@ def normalize_timestamps(record: dict[str, Any], report: TimestampReport) -> lis
     """
     nulled: list[str] = []
     usual = _USUAL_FORM.fullmatch
-    real_hours = _real_hours
+    cached_head = _heads.get
     for name in TIMESTAMP_FIELDS:
         raw = record.get(name)
         if raw is None:
             continue
-        if raw.__class__ is str and usual(raw) is not None and real_hours.get(raw[:13]):
-            record[name] = raw[:10] + "T" + raw[11:] + "+00:00"
-            continue
+        if raw.__class__ is str and usual(raw) is not None:
+            head = cached_head(raw[:13])
+            if head:
+                record[name] = f"{head}{raw[13:]}+00:00"
+                continue
         if raw == "":
             record[name] = None
             continue
