@@ -9,6 +9,7 @@ moves the emulator's clock too.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections import Counter
@@ -132,4 +133,6 @@ def test_soak_every_event_is_stored_once_or_dead_lettered_and_the_summary_adds_u
     assert summary["retries"] > 0
     assert summary["throttled_ids"] >= len(HEAVY_USERS)
     assert kinds["deferred"] > 0  # the spam user went over its daily quota
-    print(json.dumps({"summary": summary, "fake_seconds_slept": round(sum(clock.sleeps))}))
+    logging.getLogger(__name__).info(
+        "soak summary %s, fake seconds slept %d", json.dumps(summary), sum(clock.sleeps)
+    )
