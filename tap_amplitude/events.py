@@ -97,11 +97,18 @@ class EventsStream(AmplitudeStream):
         return
 
     def first_hour(self, context: Context | None) -> dt.datetime:
-        """The first hour this run exports (bookmark and `start_date` already combined)."""
+        """The first hour this run exports: max(bookmark - lookback_hours, start_date).
+
+        With both set, the SDK already combined them through `compare_start_date`. A bookmark
+        without `start_date` only needs the lookback; neither means the documented default.
+        """
         now = self.now()
         value = self.get_starting_replication_key_value(context)
-        if value is None:  # no bookmark and no start_date: the documented default
+        if value is None:
             value = self.config.get("start_date") or DEFAULT_START
+        elif not self.config.get("start_date"):
+            lookback = dt.timedelta(hours=int(self.config.get("lookback_hours") or 0))
+            return windows.floor_hour(windows.parse_instant(str(value), now)) - lookback
         return windows.floor_hour(windows.parse_instant(str(value), now))
 
     def last_hour(self) -> dt.datetime:

@@ -146,6 +146,11 @@ def test_lookback_rereads_hours_before_the_bookmark(emulator: Emulator, tmp_path
     }
     run_tap(base_config(emulator, tmp_path, lookback_hours=3), state=state)
     assert export_params(emulator)[0] == ("20240302T21", "20240303T20")
+    emulator.state.requests.clear()
+    without_start_date = base_config(emulator, tmp_path, lookback_hours=3)
+    del without_start_date["start_date"]
+    run_tap(without_start_date, state=state)
+    assert export_params(emulator)[0] == ("20240302T21", "20240303T20")
 
 
 def test_no_hour_is_requested_before_it_is_complete(
