@@ -285,7 +285,10 @@ class Deliverer:
             self._regroup(batch)
             return 0.0
         wait = verdict.retry_after or self.settings.throttle_wait(endpoint)
-        if kind is Kind.THROTTLE_ALL:
+        names_nothing_here = not (
+            verdict.rejected or verdict.throttled or verdict.deferred
+        ) and all(p.keys.isdisjoint(verdict.held_ids) for p in batch)
+        if kind is Kind.THROTTLE_ALL or names_nothing_here:
             for p in batch:
                 p.throttles += 1
                 self._check_budget(endpoint, p, now, "throttled (429)")

@@ -7,7 +7,16 @@ import urllib.parse
 
 import pytest
 
-from target_amplitude.delivery import EVENTS, IDENTIFY, ConfigurationError, Deliverer
+from target_amplitude.client import AmplitudeClient
+from target_amplitude.delivery import (
+    EVENTS,
+    GROUP_IDENTIFY,
+    IDENTIFY,
+    USERMAP,
+    ConfigurationError,
+    Deliverer,
+    Item,
+)
 from tests.delivery_support import (
     FakeClock,
     dead_letters,
@@ -247,3 +256,47 @@ def test_200_with_fewer_events_ingested_is_logged_not_failed(emulator, tmp_path,
     assert "reports 1 ingested" in caplog.text
     assert deliverer.summary()["events"]["acknowledged"] == 3
     assert deliverer.summary()["events"]["not_ingested"] == 2
+
+
+def test_endpoint_urls_follow_the_region_and_the_api_url_override():
+    us = AmplitudeClient("k", region="us")
+    eu = AmplitudeClient("k", region="eu", event_endpoint="httpapi")
+    proxy = AmplitudeClient("k", api_url="http://127.0.0.1:9/", event_endpoint="httpapi")
+    assert us.urls == {
+        EVENTS: "https://api2.amplitude.com/batch",
+        IDENTIFY: "https://api2.amplitude.com/identify",
+        GROUP_IDENTIFY: "https://api2.amplitude.com/groupidentify",
+        USERMAP: "https://api.amplitude.com/usermap",
+    }
+    assert eu.urls[EVENTS] == "https://api.eu.amplitude.com/2/httpapi"
+    assert eu.urls[USERMAP] == "https://api.eu.amplitude.com/usermap"
+    assert proxy.urls[EVENTS] == "http://127.0.0.1:9/2/httpapi"
+    assert proxy.urls[USERMAP] == "http://127.0.0.1:9/usermap"
+
+
+def test_group_identify_and_usermap_go_as_form_arrays(emulator, tmp_path):
+    deliverer = make_deliverer(emulator, tmp_path)
+    groups = [
+        Item(
+            {
+                "group_type": "org",
+                "group_value": f"org-{n}",
+                "group_properties": {"$set": {"n": n}},
+            },
+            {"n": n},
+            "orgs",
+            f"n={n}",
+        )
+        for n in range(3)
+    ]
+    mappings = [
+        Item({"user_id": "user-alias-1", "global_user_id": "user-global-1"}, {}, "map", "1")
+    ]
+    deliverer.deliver(GROUP_IDENTIFY, groups)
+    deliverer.deliver(USERMAP, mappings)
+    ((_, body),) = posted_bodies(emulator, "/groupidentify")
+    identification = json.loads(urllib.parse.parse_qs(body.decode())["identification"][0])
+    assert [g["group_value"] for g in identification] == ["org-0", "org-1", "org-2"]
+    project = emulator.state.projects[PROJECT_B_ID]
+    assert len(project.group_profiles) == 3
+    assert project.user_mappings == {"user-alias-1": {"global_user_id": "user-global-1"}}

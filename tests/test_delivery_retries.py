@@ -234,3 +234,13 @@ def test_a_throttled_user_that_never_clears_fails_within_the_time_budget(emulato
     with pytest.raises(RetriesExhaustedError, match="throttled"):
         deliverer.deliver(EVENTS, [event_item(0, user="user-0000")])
     assert stored_insert_ids(emulator) == []
+
+
+def test_a_429_naming_only_ids_outside_the_request_pauses_the_request(emulator, tmp_path):
+    clock = FakeClock()
+    deliverer = make_deliverer(emulator, tmp_path, clock)
+    body = _throttle_body([], "user-not-in-this-request")
+    emulator.state.add_fault(Fault(kind="status", status=429, path="/batch", body=body))
+    deliverer.deliver(EVENTS, [event_item(i) for i in range(4)])
+    assert clock.sleeps == [15.0]
+    assert len(stored_insert_ids(emulator)) == 4
