@@ -3,6 +3,11 @@
 Sinks turn records into payloads (`Item`s) and call `Deliverer.deliver(...)`, which returns only
 when every item was acknowledged by Amplitude or handled under `on_rejected` / `on_deferred`, and
 raises otherwise, so singer-sdk never emits a STATE that covers an undelivered record.
+
+Re-sends (after 5xx, timeouts, dropped connections, and re-runs from the last STATE) carry the same
+bytes, hence the same insert_ids, which Amplitude deduplicates for 7 days: events land exactly once.
+Additive user-property operations ($add, $append, $prepend, $preInsert, $postInsert, $remove) have
+no such guard on /identify and are at-least-once under retries; $set/$setOnce/$unset are idempotent.
 """
 
 from __future__ import annotations

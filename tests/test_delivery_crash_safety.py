@@ -156,8 +156,11 @@ def test_exhausted_retries_exit_non_zero_without_state(emulator, tmp_path):
 
 def _kill_when(process: subprocess.Popen[str], condition) -> str:
     """kill -9 the target once `condition(states_so_far)` holds; returns everything it printed."""
+    assert process.stdout is not None
+    assert process.stderr is not None
+    stdout = process.stdout
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
     reader.start()
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline:
