@@ -300,3 +300,14 @@ def test_group_identify_and_usermap_go_as_form_arrays(emulator, tmp_path):
     project = emulator.state.projects[PROJECT_B_ID]
     assert len(project.group_profiles) == 3
     assert project.user_mappings == {"user-alias-1": {"global_user_id": "user-global-1"}}
+
+
+def test_a_400_without_indices_whose_halves_pass_rejects_nothing(emulator, tmp_path):
+    deliverer = make_deliverer(emulator, tmp_path, on_rejected="dead_letter")
+    body = {"code": 400, "error": "Invalid event JSON"}
+    emulator.state.add_fault(Fault(kind="status", status=400, path="/batch", body=body))
+    items = [event_item(i) for i in range(10)]
+    deliverer.deliver(EVENTS, items)
+    assert [len(ids) for ids in posted_insert_ids(emulator)] == [10, 5, 5]
+    assert stored_insert_ids(emulator) == [item.payload["insert_id"] for item in items]
+    assert dead_letters(tmp_path) == []
