@@ -97,6 +97,8 @@ class AmplitudeClient:
         self._json_head = b'{"api_key":' + dumps(api_key) + b',"events":['
         self._json_tail = b"]" + (b',"options":' + dumps(options) if options else b"") + b"}"
         self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
 
     # --- encoding -----------------------------------------------------------------------------
 
@@ -138,6 +140,8 @@ class AmplitudeClient:
             session = requests.Session()
             session.headers["User-Agent"] = "target-amplitude"
             self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
         return session
 
     def post(self, endpoint: str, body: bytes) -> HttpResult:
@@ -170,7 +174,9 @@ class AmplitudeClient:
         return text.replace(self._api_key, MASK).replace(quoted, MASK)
 
     def close(self) -> None:
-        """Close this thread's session."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is not None:
+        """Close the sessions of every thread that sent something."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
             session.close()
+        self._local = threading.local()

@@ -407,7 +407,7 @@ class Deliverer:
         if p.tries > self.settings.max_retries or elapsed > budget:
             raise RetriesExhaustedError(
                 f"Gave up on {endpoint} delivery for stream '{p.item.stream}' (record "
-                f"{p.item.key}) after {p.tries} retries over {elapsed:.0f} s (max_retries="
+                f"{p.item.key}) after {p.tries} failed attempts over {elapsed:.0f} s (max_retries="
                 f"{self.settings.max_retries}, retry_time_budget_seconds={budget:.0f}); last "
                 f"error: {detail}. Nothing was dropped and no STATE was emitted past this point: "
                 "re-run to resume."

@@ -89,6 +89,8 @@ class RecordPolicies:
         response: Any,
     ) -> None:
         detail = self._mask(detail)
+        if isinstance(response, dict):  # its index maps name the whole request: keep the gist
+            response = {k: v for k, v in response.items() if isinstance(v, (str, int, float))}
         if policy == "dead_letter":
             self._dead_letters.append(
                 kind=kind,

@@ -83,7 +83,7 @@ def test_dropped_connections_are_retried_without_duplicates(emulator, tmp_path):
 def test_exhausted_retries_fail_the_delivery_and_drop_nothing(emulator, tmp_path):
     deliverer = make_deliverer(emulator, tmp_path, max_retries=3)
     emulator.state.add_fault(Fault(kind="status", status=503, path="/batch", times=50))
-    with pytest.raises(RetriesExhaustedError, match="after 4 retries"):
+    with pytest.raises(RetriesExhaustedError, match="after 4 failed attempts"):
         deliverer.deliver(EVENTS, [event_item(i) for i in range(5)])
     assert len(posted_bodies(emulator, "/batch")) == 4
     assert stored_insert_ids(emulator) == []
