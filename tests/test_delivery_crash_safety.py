@@ -190,6 +190,8 @@ def _kill_and_resume(emulator, tmp_path: Path, condition, total: int = 1500) -> 
     states = _states(stdout)
     resume_after = states[-1] if states else -1
     stored_before = len(stored_events(emulator))
+    # The STATE Meltano would have kept covers only events Amplitude already had.
+    assert set(range(resume_after + 1)) <= set(_stored_ids(emulator))
     with emulator.state.lock:
         emulator.state.faults.clear()
     resumed = tmp_path / "resumed.jsonl"
@@ -218,3 +220,29 @@ def test_kill_9_before_any_state_then_rerun_from_scratch(emulator, tmp_path):
     bookmark, deduplicated = _kill_and_resume(emulator, tmp_path, first_request_stored)
     assert bookmark == -1
     assert deduplicated > 0
+
+
+def test_every_state_emitted_covers_only_stored_events_when_amplitude_starts_failing(
+    emulator, tmp_path
+):
+    input_path = tmp_path / "input.jsonl"
+    _write_input(input_path, range(1500), every=25)
+    config = _config(emulator, tmp_path, batch_size_rows=50, max_retries=2)
+    emulator.state.add_fault(Fault(kind="slow", delay=0.03, path="/batch", times=10_000))
+    process = _start(config, input_path, max_age_minutes=0.001)
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:  # once the first STATE is out, Amplitude starts failing
+        lines.append(line)
+        if _states(line):
+            with emulator.state.lock:
+                emulator.state.faults[:] = [Fault(kind="status", status=503, times=10_000)]
+            break
+    rest, stderr = process.communicate(timeout=120)
+    states = _states("".join(lines) + rest)
+    assert process.returncode != 0
+    assert "Gave up" in stderr
+    stored = set(_stored_ids(emulator))
+    assert max(states) < 1499
+    for bookmark in states:
+        assert set(range(bookmark + 1)) <= stored
