@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from tests.delivery_support import BASE_MS, stored_events
+from tests.delivery_support import BASE_MS, posted_bodies, stored_events
 from tests.emulator.faults import Fault
 from tests.emulator.state import API_KEY_B, PROJECT_B_ID
 
@@ -246,3 +246,18 @@ def test_every_state_emitted_covers_only_stored_events_when_amplitude_starts_fai
     assert max(states) < 1499
     for bookmark in states:
         assert set(range(bookmark + 1)) <= stored
+
+
+def test_an_invalid_api_key_stops_the_run_without_state_or_leaking_the_key(emulator, tmp_path):
+    input_path = tmp_path / "input.jsonl"
+    _write_input(input_path, range(20), every=5)
+    config = _config(emulator, tmp_path)
+    settings = json.loads(config.read_text())
+    settings["api_key"] = "not-a-real-key-98765"
+    config.write_text(json.dumps(settings))
+    code, states, stderr = _run(config, input_path)
+    assert code != 0
+    assert states == []
+    assert "Invalid API key" in stderr
+    assert "not-a-real-key-98765" not in stderr
+    assert len(posted_bodies(emulator, "/batch")) == 1  # fatal at once: no retries
