@@ -70,6 +70,12 @@ class DeliverySettings:
             raise ValueError(f"on_deferred must be one of {POLICIES_DEFERRED}")
         if self.events_per_request < 1 or self.identifications_per_request < 1:
             raise ValueError("events_per_request and identifications_per_request must be >= 1")
+        if self.max_retries < 0 or self.retry_time_budget_seconds < 0:
+            raise ValueError("max_retries and retry_time_budget_seconds must be >= 0")
+        if self.request_timeout <= 0 or (self.max_request_bytes or 1) < 1:
+            raise ValueError("request_timeout and max_request_bytes must be positive")
+        if self.throttle_wait_seconds is not None and self.throttle_wait_seconds < 1:
+            raise ValueError("throttle_wait_seconds must be >= 1 (Amplitude asks for 15-30 s)")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> DeliverySettings:
