@@ -36,6 +36,7 @@ DEFAULT_MAX_TRIES = 5
 TOO_LARGE_STATUSES = frozenset({400, 504})  # > 4 GB, or too much data to build in time
 AUTH_STATUSES = frozenset({401, 403})
 NO_DATA_STATUS = 404
+NO_DATA_TEXT = "raw data files were not found"  # Amplitude's own 404 body
 
 
 def _utc_now() -> dt.datetime:
@@ -233,6 +234,12 @@ class EventsStream(AmplitudeStream):
         try:
             if response.status_code == NO_DATA_STATUS:
                 said = amplitude_error_text(response, self._secrets)
+                if NO_DATA_TEXT not in said.lower():
+                    # Any other 404 (a wrong `api_url`, a proxy page) must not move the bookmark.
+                    raise FatalAPIError(
+                        f"Export of {window.label} answered 404 without Amplitude's "
+                        f"'Raw data files were not found' ({said!r}); check `api_url`/`region`."
+                    )
                 self.logger.info("Window %s: no data (404: %s)", window.label, said)
                 return None
             if response.status_code in TOO_LARGE_STATUSES:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class TapAmplitude(Tap):
-    """Extracts raw events (Export API), event types, users and analytics (Dashboard REST API) from Amplitude."""
+    """Extracts Amplitude raw events (Export API), event types, users and dashboard analytics."""
 
     name = "tap-amplitude"
     package_name = "singer-amplitude"

@@ -49,6 +49,19 @@ def test_empty_window_404_still_advances_the_bookmark(emulator: Emulator, tmp_pa
     assert "no data (404: Raw data files were not found" in run.logs
 
 
+def test_a_404_that_is_not_amplitudes_no_data_fails_without_moving_the_bookmark(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    arm(emulator, kind="status", status=404, body="<html>Not Found</html>")
+    config = base_config(
+        emulator, tmp_path, start_date="2024-03-01T00:00:00Z", end_date="2024-03-01T02:00:00Z"
+    )
+    run = run_tap(config)
+    assert isinstance(run.error, FatalAPIError)
+    assert "without Amplitude's 'Raw data files were not found'" in str(run.error)
+    assert run.bookmarks == []
+
+
 def _largest_block(emulator: Emulator, hours: int) -> int:
     sizes: Counter[str] = Counter()
     for row in seeded_rows(emulator):
