@@ -238,6 +238,7 @@ class KindPlan:
         shape = SHAPES[kind]
         self.endpoint = shape.endpoint
         self.main_bag = shape.main_bag
+        self.string_keys = tuple(key for key in STRING_KEYS if key in shape.keys)
         where = f"streams.{stream}"
         for key in spec:
             if key not in SPEC_CONTROL_KEYS and ALIASES.get(key, key) not in KNOWN_FIELD_KEYS:
@@ -403,7 +404,7 @@ class KindPlan:
             value = payload.get(key)
             if value is not None and (type(value) is not str or value != value.strip()):
                 payload[key] = _id_string(value)
-        for key in STRING_KEYS:
+        for key in self.string_keys:
             value = payload.get(key)
             if value is not None and type(value) is not str:
                 payload[key] = _id_string(value)

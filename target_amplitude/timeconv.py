@@ -42,12 +42,11 @@ def _parse_string(text: str) -> int:
     stripped = text.strip()
     if not stripped:
         raise TimeParseError("empty string")
-    head = stripped[0]
-    if head.isdigit() or head in "+-":
-        try:
-            return number_to_ms(float(stripped)) if "." in stripped else number_to_ms(int(stripped))
-        except ValueError:
-            pass  # "2024-05-01..." also starts with a digit: fall through to ISO parsing
+    digits = stripped[1:] if stripped[0] in "+-" else stripped
+    if digits.isdigit():
+        return number_to_ms(int(stripped))
+    if digits.replace(".", "", 1).isdigit():
+        return number_to_ms(float(stripped))
     candidate = stripped
     if candidate.endswith(("Z", "z")):
         candidate = candidate[:-1] + "+00:00"

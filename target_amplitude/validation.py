@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 # Reason codes (stable: they appear in dead-letter files and run summaries).
 MISSING_EVENT_TYPE = "missing_event_type"
@@ -38,6 +41,8 @@ TOO_DEEP = "too_deep"
 UNSERIALIZABLE_VALUE = "unserializable_value"
 
 MAX_STRING_LENGTH = 1024
+# A JSON string literal longer than the limit, in encoded bytes (never fewer than its characters).
+_LONG_STRING = re.compile(rb'"(?:[^"\\]|\\.){%d,}"' % (MAX_STRING_LENGTH + 1))
 MAX_DEPTH = 40
 MAX_GROUP_TYPES = 5
 MAX_GROUP_VALUES = 10
@@ -64,6 +69,7 @@ INVALID_IDS = frozenset(
         "-1",
     }
 )
+LONGEST_INVALID_ID = max(len(value) for value in INVALID_IDS)
 RESERVED_EVENT_TYPES = frozenset(
     {
         "[Amplitude] Start Session",
@@ -114,6 +120,7 @@ class Checker:
         """`min_id_length` as configured (None: Amplitude's 5); `now_ms` pins "now" in tests."""
         self.min_id_length = DEFAULT_MIN_ID_LENGTH if min_id_length is None else min_id_length
         self._fixed_now_ms = now_ms
+        self._latest_ms = self.latest_time_ms()
         self.truncated_strings = 0
         self.dropped_invalid_ids = 0
 
@@ -204,7 +211,7 @@ class Checker:
             value = payload.get(name)
             if value is None:
                 continue
-            if value.lower() in INVALID_IDS or value == "":
+            if len(value) <= LONGEST_INVALID_ID and (value == "" or value.lower() in INVALID_IDS):
                 del payload[name]
                 dropped.append(f"{name} {value!r} is on Amplitude's invalid-id list")
                 self.dropped_invalid_ids += 1
@@ -217,14 +224,18 @@ class Checker:
                     "would drop it); lower `min_id_length` if such ids are intended",
                 )
             self._check_string(name, value)
-        if not any(payload.get(name) for name in required):
-            detail = "; ".join(dropped) or f"none of {', '.join(required)} is set"
-            raise RecordCheckError(MISSING_ID, "/".join(required), detail)
+        for name in required:
+            if payload.get(name):
+                return
+        detail = "; ".join(dropped) or f"none of {', '.join(required)} is set"
+        raise RecordCheckError(MISSING_ID, "/".join(required), detail)
 
     def _check_time(self, value: Any) -> None:
         if not isinstance(value, int) or isinstance(value, bool):
             raise RecordCheckError(INVALID_TIME, "time", f"{value!r} is not integer milliseconds")
-        if value < EARLIEST_TIME_MS or value > self.latest_time_ms():
+        if value > self._latest_ms:  # the bound moves with the clock: refresh before refusing
+            self._latest_ms = self.latest_time_ms()
+        if value < EARLIEST_TIME_MS or value > self._latest_ms:
             iso = dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat()
             raise RecordCheckError(
                 TIME_OUT_OF_RANGE,
@@ -307,6 +318,9 @@ class Checker:
     def _clean_top_level(self, payload: dict[str, Any]) -> None:
         """Make every value JSON-ready: truncate long strings, convert Decimals and datetimes."""
         for key, value in payload.items():
+            kind = type(value)
+            if (kind is dict or kind is list) and _plainly_json(value):
+                continue
             cleaned = self.clean(key, value, 0)
             if cleaned is not value:
                 payload[key] = cleaned
@@ -361,6 +375,20 @@ class Checker:
         raise RecordCheckError(
             UNSERIALIZABLE_VALUE, path, f"{type(value).__name__} values cannot be sent as JSON"
         )
+
+
+def _plainly_json(value: dict[str, Any] | list[Any]) -> bool:
+    """Fast path (C speed): JSON-encodable, shallow enough, no string over the limit.
+
+    Anything in doubt returns False and gets the exact (slower) walk.
+    """
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError:  # Decimal, bytes, ...: the walk converts or names them
+        return False
+    if encoded.count(b"{") + encoded.count(b"[") > MAX_DEPTH:
+        return False
+    return len(encoded) <= MAX_STRING_LENGTH or _LONG_STRING.search(encoded) is None
 
 
 def _finite(path: str, value: float) -> float:
