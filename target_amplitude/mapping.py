@@ -292,6 +292,16 @@ class KindPlan:
             else:
                 self.explicit.append((key, getter))
         taken = {key for key, _ in self.explicit} | unmapped
+        # Plain top-level fields skip the getter call (the common case, on the hot path).
+        self.explicit_fields = [
+            (key, spec_source)
+            for key, spec_source in (
+                (ALIASES.get(raw, raw), spec[raw]) for raw in spec if raw not in SPEC_CONTROL_KEYS
+            )
+            if key in shape.keys and _is_plain_field(spec_source)
+        ]
+        plain = {key for key, _ in self.explicit_fields}
+        self.explicit = [(key, getter) for key, getter in self.explicit if key not in plain]
         self.convention = {name: name for name in shape.keys if name not in taken}
         self.convention.update(
             {alias: key for alias, key in ALIASES.items() if key in self.convention}
@@ -351,6 +361,10 @@ class KindPlan:
         Raises RecordCheckError when a value cannot be converted.
         """
         payload, bags, leftovers = self._scan(record)
+        for key, name in self.explicit_fields:
+            value = record.get(name)
+            if value is not None:
+                payload[key] = value
         for key, getter in self.explicit:
             value = getter(record)
             if value is not None:
@@ -525,6 +539,11 @@ class KindPlan:
                 bucket = result[operator] = {}
             bucket[name] = "-" if operator == "$unset" else value
         return result
+
+
+def _is_plain_field(source: Any) -> bool:
+    """A source that is one top-level field name (no path, template or fallback list)."""
+    return isinstance(source, str) and source != "auto" and not set(source) & set(".{}")
 
 
 def _id_string(value: Any) -> str:

@@ -142,12 +142,14 @@ class Checker:
                 "event_type",
                 f"{event_type!r} is reserved; users and groups go through the user/group kinds",
             )
-        self._check_string("event_type", event_type)
+        if len(event_type) > MAX_STRING_LENGTH:
+            self._check_string("event_type", event_type)
         self._check_ids(event, required=ID_FIELDS)
         if "time" in event:
             self._check_time(event["time"])
-        if "insert_id" in event:
-            self._check_string("insert_id", event["insert_id"])
+        insert_id = event.get("insert_id")
+        if insert_id is not None and len(insert_id) > MAX_STRING_LENGTH:
+            self._check_string("insert_id", insert_id)
         self._check_numbers(event)
         if "groups" in event:
             self._check_groups(event["groups"])
@@ -223,7 +225,8 @@ class Checker:
                     f"{value!r} is shorter than min_id_length={self.min_id_length} (Amplitude "
                     "would drop it); lower `min_id_length` if such ids are intended",
                 )
-            self._check_string(name, value)
+            if len(value) > MAX_STRING_LENGTH:
+                self._check_string(name, value)
         for name in required:
             if payload.get(name):
                 return
@@ -319,6 +322,12 @@ class Checker:
         """Make every value JSON-ready: truncate long strings, convert Decimals and datetimes."""
         for key, value in payload.items():
             kind = type(value)
+            if kind is str:
+                if len(value) > MAX_STRING_LENGTH:
+                    payload[key] = self._truncate(value)
+                continue
+            if kind is int or value is None or kind is bool:
+                continue
             if (kind is dict or kind is list) and _plainly_json(value):
                 continue
             cleaned = self.clean(key, value, 0)
