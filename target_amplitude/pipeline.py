@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-_STOP = object()
+IDLE_EXIT_SECONDS = 2.0  # an idle worker ends; the next submit starts a new one
 
 
 class DeliveryPipeline:
@@ -25,40 +25,30 @@ class DeliveryPipeline:
 
     def __init__(self, depth: int = 1) -> None:
         """`depth` jobs may wait behind the one being delivered (memory stays bounded)."""
-        self._jobs: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._jobs: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._idle = threading.Condition()
+        self._state = threading.Condition()  # guards _pending and _worker
         self._pending = 0
-        self._thread: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
 
     def submit(self, job: Callable[[], None]) -> None:
         """Queue a job (blocks while the queue is full); raises an earlier job's failure."""
         self._raise_failure()
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="amplitude-delivery", daemon=True
-            )
-            self._thread.start()
-        with self._idle:
+        with self._state:
             self._pending += 1
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._run, name="amplitude-delivery", daemon=True
+                )
+                self._worker.start()
         self._jobs.put(job)
 
     def wait(self) -> None:
         """Block until every submitted job finished; raise the first failure, if any."""
-        with self._idle:
+        with self._state:
             while self._pending:
-                self._idle.wait()
+                self._state.wait()
         self._raise_failure()
-
-    def close(self) -> None:
-        """Wait for the queue to drain and stop the worker."""
-        if self._thread is not None:
-            with self._idle:
-                while self._pending:
-                    self._idle.wait()
-            self._jobs.put(_STOP)
-            self._thread.join()
-            self._thread = None
 
     def _raise_failure(self) -> None:
         if self._error is not None:
@@ -66,15 +56,20 @@ class DeliveryPipeline:
 
     def _run(self) -> None:
         while True:
-            job = self._jobs.get()
-            if job is _STOP:
-                return
+            try:
+                job = self._jobs.get(timeout=IDLE_EXIT_SECONDS)
+            except queue.Empty:
+                with self._state:
+                    if not self._pending:  # decided under the lock submit() takes: no job lost
+                        self._worker = None
+                        return
+                continue
             try:
                 if self._error is None:  # after a failure, later batches are never delivered
-                    job()  # type: ignore[operator]
+                    job()
             except BaseException as exc:  # noqa: BLE001  re-raised on the reader thread
                 self._error = exc
             finally:
-                with self._idle:
+                with self._state:
                     self._pending -= 1
-                    self._idle.notify_all()
+                    self._state.notify_all()

@@ -276,7 +276,6 @@ class TargetAmplitude(Target):
             super().process_endofpipe()
             self.pipeline.wait()
         finally:
-            self.pipeline.close()
             if self.dry_run_writer is not None:
                 self.dry_run_writer.close()
             self.deliverer.log_summary()
