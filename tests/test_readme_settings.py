@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -97,3 +98,37 @@ def test_env_example_names_every_required_setting() -> None:
         prefix = plugin.upper().replace("-", "_")
         for name in plugin_defs.about_json(plugin)["settings"].get("required", []):
             assert f"{prefix}_{name.upper()}=" in env_example
+
+
+@pytest.mark.parametrize("plugin", list(plugin_defs.PLUGINS))
+def test_hub_definition_adds_to_a_fresh_meltano_project(plugin: str, tmp_path: Path) -> None:
+    (tmp_path / "meltano.yml").write_text(
+        "project_id: hub-check\ndefault_environment: dev\nenvironments:\n  - name: dev\n"
+        "send_anonymous_usage_stats: false\n"
+    )
+    plugin_type = plugin_defs.PLUGINS[plugin][0].rstrip("s")
+    meltano = str(Path(sys.executable).parent / "meltano")
+    result = subprocess.run(
+        [
+            meltano,
+            "add",
+            "--plugin-type",
+            plugin_type,
+            plugin,
+            "--no-install",
+            "--from-ref",
+            str(plugin_defs.hub_path(plugin)),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    project = plugin_defs.yaml_round_trip().load((tmp_path / "meltano.yml").read_text())
+    entry = plugin_defs.plain(project["plugins"][plugin_defs.PLUGINS[plugin][0]][0])
+    assert entry["name"] == plugin
+    assert [s["name"] for s in entry["settings"]] == list(
+        plugin_defs.about_json(plugin)["settings"]["properties"]
+    )
