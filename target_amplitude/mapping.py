@@ -1,7 +1,6 @@
 """Record -> Amplitude payload, driven by the `streams` setting (configuration is data).
 
-Each incoming stream resolves to a spec (by exact name, else the first matching glob, else
-`default_object`), and the spec compiles once into one `KindPlan` per object kind. Building a
+Each resolved spec (see `specs.py`) compiles once into one `KindPlan` per object kind. Building a
 payload is then a single pass over the record plus the compiled getters:
 
 - a record field named like an Amplitude key of the kind maps to it (convention);
@@ -14,218 +13,32 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.delivery import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
 from target_amplitude.insert_ids import derive_insert_id
-from target_amplitude.presets import PRESETS
 from target_amplitude.sources import Getter, compile_source, direct_fields, is_source_object
+from target_amplitude.specs import (
+    ALIASES,
+    DEVICE,
+    EVENT,
+    GROUP,
+    ID_KEYS,
+    KNOWN_FIELD_KEYS,
+    SHAPES,
+    SPEC_CONTROL_KEYS,
+    STRING_KEYS,
+    USER,
+    USER_MAPPING,
+    KindShape,
+    property_operations,
+)
 from target_amplitude.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
 from target_amplitude.validation import INVALID_TIME, MISSING_TIME, RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-
-EVENT = "event"
-USER = "user"
-DEVICE = "device"
-GROUP = "group"
-USER_MAPPING = "user_mapping"
-KINDS = (EVENT, USER, DEVICE, GROUP, USER_MAPPING)
-
-EVENT_KEYS = frozenset(
-    [
-        "user_id",
-        "device_id",
-        "event_type",
-        "time",
-        "insert_id",
-        "event_id",
-        "session_id",
-        "app_version",
-        "platform",
-        "os_name",
-        "os_version",
-        "device_brand",
-        "device_manufacturer",
-        "device_model",
-        "carrier",
-        "country",
-        "region",
-        "city",
-        "dma",
-        "language",
-        "location_lat",
-        "location_lng",
-        "ip",
-        "idfa",
-        "idfv",
-        "adid",
-        "android_id",
-        "android_app_set_id",
-        "user_agent",
-        "price",
-        "quantity",
-        "revenue",
-        "productId",
-        "revenueType",
-        "currency",
-        "plan",
-        "ingestion_metadata",
-        "partner_id",
-        "version_name",
-        "library",
-        "$skip_user_properties_sync",
-    ]
-)
-IDENTIFY_KEYS = frozenset(
-    [
-        "user_id",
-        "device_id",
-        "app_version",
-        "platform",
-        "os_name",
-        "os_version",
-        "device_brand",
-        "device_manufacturer",
-        "device_model",
-        "carrier",
-        "country",
-        "region",
-        "city",
-        "dma",
-        "language",
-        "paying",
-        "start_version",
-    ]
-)
-GROUP_KEYS = frozenset(("group_type", "group_value"))
-USER_MAPPING_KEYS = frozenset(("user_id", "global_user_id", "unmap"))
-ALIASES = {"product_id": "productId", "revenue_type": "revenueType"}
-BAGS = ("event_properties", "user_properties", "groups", "group_properties")
-SPEC_CONTROL_KEYS = frozenset(
-    [
-        "object",
-        "preset",
-        "event_properties",
-        "user_properties",
-        "group_properties",
-        "groups",
-        "property_operations",
-        "null_values",
-        "allow_missing_time",
-        "group_membership",
-        "touch_event",
-        "skip_event_types",
-    ]
-)
-KNOWN_FIELD_KEYS = EVENT_KEYS | IDENTIFY_KEYS | GROUP_KEYS | USER_MAPPING_KEYS
-OPERATOR_NAMES = {
-    "set": "$set",
-    "set_once": "$setOnce",
-    "add": "$add",
-    "append": "$append",
-    "prepend": "$prepend",
-    "unset": "$unset",
-    "pre_insert": "$preInsert",
-    "post_insert": "$postInsert",
-    "remove": "$remove",
-}
-GROUP_OPERATOR_NAMES = frozenset(("$set", "$setOnce", "$add", "$append", "$prepend", "$unset"))
-ID_KEYS = ("user_id", "device_id")
-STRING_KEYS = ("event_type", "insert_id", "group_type", "group_value", "global_user_id")
-
-
-@dataclass(frozen=True)
-class KindShape:
-    """What a kind's payload looks like: its keys, pass-through bags and main property bag."""
-
-    endpoint: str
-    keys: frozenset[str]
-    pass_through: tuple[str, ...]
-    main_bag: str | None
-
-
-SHAPES = {
-    EVENT: KindShape(EVENTS, EVENT_KEYS, BAGS, "event_properties"),
-    USER: KindShape(IDENTIFY, IDENTIFY_KEYS, ("user_properties", "groups"), "user_properties"),
-    DEVICE: KindShape(IDENTIFY, IDENTIFY_KEYS, ("user_properties", "groups"), "user_properties"),
-    GROUP: KindShape(GROUP_IDENTIFY, GROUP_KEYS, ("group_properties",), "group_properties"),
-    USER_MAPPING: KindShape(USERMAP, USER_MAPPING_KEYS, (), None),
-}
-
-
-def resolve_spec(
-    stream: str, streams: Mapping[str, Any] | None, default_object: str | None
-) -> dict[str, Any]:
-    """The spec for a stream: exact name, else the first matching glob, else `default_object`."""
-    streams = streams or {}
-    spec = streams.get(stream)
-    if spec is None:
-        for pattern, candidate in streams.items():
-            if fnmatch.fnmatchcase(stream, pattern):
-                spec = candidate
-                break
-    if spec is None:
-        if default_object in (None, "none"):
-            raise ConfigValidationError(
-                f"stream {stream!r} is not mapped: add it (or a glob matching it) to `streams`, "
-                "or set `default_object`"
-            )
-        spec = {"object": default_object}
-    if isinstance(spec, str):
-        spec = {"object": spec}
-    if not isinstance(spec, dict):
-        raise ConfigValidationError(f"streams.{stream}: expected an object, got {spec!r}")
-    preset = spec.get("preset")
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ConfigValidationError(
-                f"streams.{stream}.preset: unknown preset {preset!r}; known: {sorted(PRESETS)}"
-            )
-        spec = {**PRESETS[preset], **spec}
-    return dict(spec)
-
-
-def spec_kinds(stream: str, spec: Mapping[str, Any]) -> list[str]:
-    """The object kinds a spec names (one or a list), validated."""
-    raw = spec.get("object", EVENT)
-    kinds = [raw] if isinstance(raw, str) else list(raw)
-    for kind in kinds:
-        if kind not in KINDS:
-            raise ConfigValidationError(
-                f"streams.{stream}.object: {kind!r} is not one of {', '.join(KINDS)}"
-            )
-    if not kinds:
-        raise ConfigValidationError(f"streams.{stream}.object: name at least one kind")
-    return kinds
-
-
-def _operations(stream: str, spec: Mapping[str, Any], kind: str) -> dict[str, str]:
-    """Property -> operator, from `{operator: [properties]}` or `{property: operator}`."""
-    raw = spec.get("property_operations") or {}
-    if not isinstance(raw, dict):
-        raise ConfigValidationError(f"streams.{stream}.property_operations must be an object")
-    result: dict[str, str] = {}
-    for left, right in raw.items():
-        pairs = [(name, left) for name in right] if isinstance(right, list) else [(left, right)]
-        for prop, operator_name in pairs:
-            operator = str(OPERATOR_NAMES.get(operator_name, operator_name))
-            if operator not in OPERATOR_NAMES.values():
-                raise ConfigValidationError(
-                    f"streams.{stream}.property_operations: unknown operator {operator_name!r}; "
-                    f"use one of {', '.join(OPERATOR_NAMES)}"
-                )
-            if kind == GROUP and operator not in GROUP_OPERATOR_NAMES:
-                raise ConfigValidationError(
-                    f"streams.{stream}.property_operations: {operator} is not supported for "
-                    f"groups (only {', '.join(sorted(GROUP_OPERATOR_NAMES))})"
-                )
-            result[prop] = operator
-    return result
 
 
 class KindPlan:
@@ -263,7 +76,9 @@ class KindPlan:
             elif bag in shape.pass_through and selector is not None and selector is not False:
                 self._compile_bag(bag, selector, f"{where}.{bag}", consumed)
         self.skip_fields = frozenset(consumed | set(self.pass_through))
-        self.operations = _operations(stream, spec, kind) if kind in (USER, DEVICE, GROUP) else {}
+        self.operations = (
+            property_operations(stream, spec, kind) if kind in (USER, DEVICE, GROUP) else {}
+        )
         null_values = spec.get("null_values", "skip")
         if null_values not in ("skip", "unset"):
             raise ConfigValidationError(f"{where}.null_values must be `skip` or `unset`")
@@ -566,11 +381,6 @@ def _group_strings(groups: Any) -> Any:
         else:
             out[group_type] = value
     return out
-
-
-def compile_plans(stream: str, spec: Mapping[str, Any]) -> list[KindPlan]:
-    """One plan per kind named by the spec, in the order the spec names them."""
-    return [KindPlan(stream, kind, spec) for kind in spec_kinds(stream, spec)]
 
 
 def record_key(record: Mapping[str, Any], key_properties: Sequence[str], position: int) -> str:

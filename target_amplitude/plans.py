@@ -13,15 +13,8 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_amplitude.delivery import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
 from target_amplitude.derived import MEMBERSHIP, TOUCH_EVENT, MembershipPlan, TouchEventPlan
-from target_amplitude.mapping import (
-    DEVICE,
-    EVENT,
-    GROUP,
-    USER,
-    USER_MAPPING,
-    KindPlan,
-    spec_kinds,
-)
+from target_amplitude.mapping import KindPlan
+from target_amplitude.specs import DEVICE, EVENT, GROUP, USER, USER_MAPPING, spec_kinds
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

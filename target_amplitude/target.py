@@ -15,10 +15,10 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import InvalidInputLine
 
 from target_amplitude.delivery import Deliverer, RecordsNotDeliveredError
-from target_amplitude.mapping import KINDS, resolve_spec
 from target_amplitude.pipeline import DeliveryPipeline
 from target_amplitude.plans import StreamPlan
 from target_amplitude.sinks import AmplitudeSink, DryRunWriter
+from target_amplitude.specs import KINDS, resolve_spec
 from target_amplitude.timeconv import datetime_to_ms
 
 _DECODER = msgspec.json.Decoder()

@@ -8,8 +8,9 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_amplitude.insert_ids import derive_insert_id
-from target_amplitude.mapping import KindPlan, resolve_spec
+from target_amplitude.mapping import KindPlan
 from target_amplitude.plans import StreamPlan
+from target_amplitude.specs import resolve_spec
 from target_amplitude.timeconv import to_epoch_ms
 from tests.amplitude_target_runs import config_for, project_b, run_target
 from tests.emulator import PROJECT_A_ID
