@@ -91,7 +91,9 @@ class AmplitudeSink(BatchSink):
     # Our own mapping and checks cover what the SDK's per-record JSON-schema validation and
     # date-time parsing would do (and they cost ~10x the rest of the record path, perf §1.4).
     def get_validator(self) -> BaseJSONSchemaValidator | None:
-        """No JSON-schema validation: every payload goes through `validation.Checker`."""
+        """JSON-schema validation only when `validate_records` is set (default off)."""
+        if self.config.get("validate_records", False):
+            return super().get_validator()
         return None
 
     def _parse_timestamps_in_record(

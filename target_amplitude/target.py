@@ -107,6 +107,16 @@ class TargetAmplitude(Target):
             description="Build and validate every payload and write them out; send nothing.",
         ),
         th.Property(
+            "validate_records",
+            th.BooleanType,
+            default=False,
+            title="Validate records against their schema",
+            description=(
+                "JSON-schema validation of every record before mapping. Off by default: the "
+                "target's own checks cover what Amplitude needs, at a fraction of the cost."
+            ),
+        ),
+        th.Property(
             "dry_run_path",
             th.StringType,
             title="Dry-run output file",

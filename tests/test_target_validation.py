@@ -193,3 +193,18 @@ def test_group_kind_refuses_operators_groups_do_not_support():
             {"group_type": "company", "group_value": "1", "group_properties": {"$remove": {"a": 1}}}
         )
     assert failure.value.reason == v.OPERATOR_MIXING
+
+
+def test_schema_validation_is_off_by_default_and_available_on_request(emulator):
+    streams = {"rows": {"event_type": {"const": "Clicked"}}}
+    lines = (
+        '{"type": "SCHEMA", "stream": "rows", "key_properties": [], "schema": {"type": "object",'
+        ' "properties": {"user_id": {"type": "string"}, "time": {"type": "integer"},'
+        ' "n": {"type": "integer"}}}}\n'
+        '{"type": "RECORD", "stream": "rows", "record": {"user_id": "user-00001",'
+        ' "time": 1714557600000, "n": "not a number"}}\n'
+    )
+    run_target(config_for(emulator, streams), lines)
+    assert len(project_b(emulator).ingested_events) == 1
+    with pytest.raises(Exception, match="not a number"):
+        run_target(config_for(emulator, streams, validate_records=True), lines)
