@@ -15,9 +15,9 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_amplitude.delivery import EVENTS, IDENTIFY
 from target_amplitude.insert_ids import derive_insert_id
+from target_amplitude.reasons import INVALID_TIME, RecordCheckError
 from target_amplitude.sources import Getter, compile_source
 from target_amplitude.timeconv import TimeParseError, to_epoch_ms
-from target_amplitude.validation import INVALID_TIME, RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

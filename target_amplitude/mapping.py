@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_amplitude.insert_ids import derive_insert_id
+from target_amplitude.reasons import INVALID_TIME, MISSING_TIME, RecordCheckError
 from target_amplitude.sources import Getter, compile_source, direct_fields, is_source_object
 from target_amplitude.specs import (
     ALIASES,
@@ -35,7 +36,6 @@ from target_amplitude.specs import (
     property_operations,
 )
 from target_amplitude.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
-from target_amplitude.validation import INVALID_TIME, MISSING_TIME, RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

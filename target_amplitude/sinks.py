@@ -17,8 +17,9 @@ from singer_sdk.sinks import BatchSink
 from target_amplitude.delivery import Item
 from target_amplitude.mapping import record_key
 from target_amplitude.plans import ENDPOINT_ORDER, StreamPlan, checks_for
+from target_amplitude.reasons import RecordCheckError
 from target_amplitude.specs import resolve_spec
-from target_amplitude.validation import Checker, RecordCheckError
+from target_amplitude.validation import Checker
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

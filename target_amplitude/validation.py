@@ -1,7 +1,7 @@
 """Local checks on built payloads, so one bad row is rejected alone instead of failing a request.
 
 Amplitude rejects a whole request for one bad event (400), so every payload is checked here first.
-A failure raises `RecordCheckError` with a reason code (the constants below) and the field at fault;
+A failure raises `RecordCheckError` with a reason code (`reasons.py`) and the field at fault;
 the sink hands it to `Deliverer.reject`, which applies `on_rejected`. Cheap repairs that Amplitude
 would make anyway (long property strings truncated, Decimal -> float, datetime -> ISO) are done in
 place of a rejection.
@@ -11,39 +11,33 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import time
 from decimal import Decimal
 from typing import Any
 
-import orjson
+from target_amplitude.json_ready import JsonReadiness
+from target_amplitude.reasons import (
+    ID_TOO_SHORT,
+    INVALID_GROUP,
+    INVALID_NUMBER,
+    INVALID_TIME,
+    MAX_STRING_LENGTH,
+    MISSING_EVENT_TYPE,
+    MISSING_GLOBAL_USER_ID,
+    MISSING_GROUP_TYPE,
+    MISSING_GROUP_VALUE,
+    MISSING_ID,
+    OPERATOR_CONFLICT,
+    OPERATOR_MIXING,
+    OPERATORS_NOT_ALLOWED,
+    RESERVED_EVENT_TYPE,
+    STRING_TOO_LONG,
+    TIME_OUT_OF_RANGE,
+    TOO_MANY_GROUP_TYPES,
+    TOO_MANY_GROUP_VALUES,
+    RecordCheckError,
+)
 
-# Reason codes (stable: they appear in dead-letter files and run summaries).
-MISSING_EVENT_TYPE = "missing_event_type"
-RESERVED_EVENT_TYPE = "reserved_event_type"
-MISSING_ID = "missing_id"
-ID_TOO_SHORT = "id_too_short"
-MISSING_TIME = "missing_time"
-INVALID_TIME = "invalid_time"
-TIME_OUT_OF_RANGE = "time_out_of_range"
-INVALID_NUMBER = "invalid_number"
-TOO_MANY_GROUP_TYPES = "too_many_group_types"
-TOO_MANY_GROUP_VALUES = "too_many_group_values"
-INVALID_GROUP = "invalid_group"
-MISSING_GROUP_TYPE = "missing_group_type"
-MISSING_GROUP_VALUE = "missing_group_value"
-MISSING_GLOBAL_USER_ID = "missing_global_user_id"
-STRING_TOO_LONG = "string_too_long"
-OPERATOR_MIXING = "operator_mixing"
-OPERATOR_CONFLICT = "operator_conflict"
-OPERATORS_NOT_ALLOWED = "operators_not_allowed"
-TOO_DEEP = "too_deep"
-UNSERIALIZABLE_VALUE = "unserializable_value"
-
-MAX_STRING_LENGTH = 1024
-# A JSON string literal longer than the limit, in encoded bytes (never fewer than its characters).
-_LONG_STRING = re.compile(rb'"(?:[^"\\]|\\.){%d,}"' % (MAX_STRING_LENGTH + 1))
-MAX_DEPTH = 40
 MAX_GROUP_TYPES = 5
 MAX_GROUP_VALUES = 10
 DEFAULT_MIN_ID_LENGTH = 5
@@ -102,17 +96,6 @@ INT_FIELDS = ("quantity", "session_id", "event_id")
 ID_FIELDS = ("user_id", "device_id")
 
 
-class RecordCheckError(ValueError):
-    """Why one record cannot be sent: a reason code and the field at fault."""
-
-    def __init__(self, reason: str, field: str, detail: str) -> None:
-        """Keep the parts apart: the reason code is counted, the detail is reported."""
-        super().__init__(f"{reason} ({field}): {detail}")
-        self.reason = reason
-        self.field = field
-        self.detail = detail
-
-
 class Checker:
     """Validates and repairs payloads of every kind; built once per sink from the settings."""
 
@@ -121,8 +104,13 @@ class Checker:
         self.min_id_length = DEFAULT_MIN_ID_LENGTH if min_id_length is None else min_id_length
         self._fixed_now_ms = now_ms
         self._latest_ms = self.latest_time_ms()
-        self.truncated_strings = 0
+        self.json = JsonReadiness()
         self.dropped_invalid_ids = 0
+
+    @property
+    def truncated_strings(self) -> int:
+        """Property strings cut to 1024 characters so far."""
+        return self.json.truncated_strings
 
     def latest_time_ms(self) -> int:
         """Upper bound for event times: now plus a day of clock skew."""
@@ -161,7 +149,7 @@ class Checker:
                 "operators ($set, ...) are only valid on identify; map this stream to the "
                 "user kind instead",
             )
-        self._clean_top_level(event)
+        self.json.clean_top_level(event)
 
     def check_identify(self, identification: dict[str, Any], required: tuple[str, ...]) -> None:
         """User and device checks: the required id, operators, groups, strings."""
@@ -172,7 +160,7 @@ class Checker:
             self._check_operations(
                 "user_properties", identification["user_properties"], IDENTIFY_OPERATORS
             )
-        self._clean_top_level(identification)
+        self.json.clean_top_level(identification)
 
     def check_group(self, identification: dict[str, Any]) -> None:
         """Group checks: type and value present and scalar, operators, strings."""
@@ -192,7 +180,7 @@ class Checker:
             self._check_operations(
                 "group_properties", identification["group_properties"], GROUP_OPERATORS
             )
-        self._clean_top_level(identification)
+        self.json.clean_top_level(identification)
 
     def check_user_mapping(self, mapping: dict[str, Any]) -> None:
         """User-mapping checks: user_id, and global_user_id unless it is an unmap."""
@@ -317,93 +305,6 @@ class Checker:
                 name,
                 f"{len(value)} characters; Amplitude allows {MAX_STRING_LENGTH}",
             )
-
-    def _clean_top_level(self, payload: dict[str, Any]) -> None:
-        """Make every value JSON-ready: truncate long strings, convert Decimals and datetimes."""
-        for key, value in payload.items():
-            kind = type(value)
-            if kind is str:
-                if len(value) > MAX_STRING_LENGTH:
-                    payload[key] = self._truncate(value)
-                continue
-            if kind is int or value is None or kind is bool:
-                continue
-            if (kind is dict or kind is list) and _plainly_json(value):
-                continue
-            cleaned = self.clean(key, value, 0)
-            if cleaned is not value:
-                payload[key] = cleaned
-
-    def clean(self, path: str, value: Any, depth: int) -> Any:
-        """The value made JSON-ready; returns the same object when nothing needed changing."""
-        kind = type(value)
-        if kind is str:
-            return value if len(value) <= MAX_STRING_LENGTH else self._truncate(value)
-        if kind is int or kind is bool or value is None:
-            return value
-        if kind is float:
-            return _finite(path, value)
-        if kind is dict:
-            return self._clean_dict(path, value, depth)
-        if kind is list or kind is tuple:
-            return self._clean_list(path, value, depth)
-        return self._clean_other(path, value)
-
-    def _truncate(self, value: str) -> str:
-        self.truncated_strings += 1
-        return value[:MAX_STRING_LENGTH]
-
-    def _clean_dict(self, path: str, value: dict[Any, Any], depth: int) -> dict[Any, Any]:
-        if depth >= MAX_DEPTH:
-            raise RecordCheckError(TOO_DEEP, path, f"nested deeper than {MAX_DEPTH} levels")
-        changed: dict[Any, Any] | None = None
-        for key, item in value.items():
-            cleaned = self.clean(f"{path}.{key}", item, depth + 1)
-            if cleaned is not item:
-                if changed is None:
-                    changed = dict(value)
-                changed[key] = cleaned
-        return value if changed is None else changed
-
-    def _clean_list(self, path: str, value: list[Any] | tuple[Any, ...], depth: int) -> Any:
-        if depth >= MAX_DEPTH:
-            raise RecordCheckError(TOO_DEEP, path, f"nested deeper than {MAX_DEPTH} levels")
-        cleaned = [self.clean(path, item, depth + 1) for item in value]
-        if type(value) is list and all(a is b for a, b in zip(cleaned, value, strict=True)):
-            return value
-        return cleaned
-
-    def _clean_other(self, path: str, value: Any) -> Any:
-        if isinstance(value, Decimal):
-            number = float(value)
-            return int(number) if value == value.to_integral_value() else number
-        if isinstance(value, (dt.datetime, dt.date, dt.time)):
-            return value.isoformat()
-        if isinstance(value, (str, int, float)):  # subclasses (enums and the like)
-            return self.clean(path, value, 0)
-        raise RecordCheckError(
-            UNSERIALIZABLE_VALUE, path, f"{type(value).__name__} values cannot be sent as JSON"
-        )
-
-
-def _plainly_json(value: dict[str, Any] | list[Any]) -> bool:
-    """Fast path (C speed): JSON-encodable, shallow enough, no string over the limit.
-
-    Anything in doubt returns False and gets the exact (slower) walk.
-    """
-    try:
-        encoded = orjson.dumps(value)
-    except TypeError:  # Decimal, bytes, ...: the walk converts or names them
-        return False
-    if encoded.count(b"{") + encoded.count(b"[") > MAX_DEPTH:
-        return False
-    return len(encoded) <= MAX_STRING_LENGTH or _LONG_STRING.search(encoded) is None
-
-
-def _finite(path: str, value: float) -> float:
-    if not math.isfinite(value):
-        raise RecordCheckError(UNSERIALIZABLE_VALUE, path, f"{value!r} is not valid JSON")
-    return value
 
 
 def _as_float(name: str, value: Any) -> float:

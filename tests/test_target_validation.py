@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from target_amplitude import validation as v
-from target_amplitude.validation import Checker, RecordCheckError
+from target_amplitude import reasons as v
+from target_amplitude.reasons import RecordCheckError
+from target_amplitude.validation import Checker
 from tests.amplitude_target_runs import (
     config_for,
     dead_letters,
