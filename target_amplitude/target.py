@@ -107,6 +107,12 @@ class TargetAmplitude(Target):
             description="Build and validate every payload and write them out; send nothing.",
         ),
         th.Property(
+            "dry_run_path",
+            th.StringType,
+            title="Dry-run output file",
+            description="JSON Lines file for `dry_run` payloads (default: the log).",
+        ),
+        th.Property(
             "validate_records",
             th.BooleanType,
             default=False,
@@ -115,12 +121,6 @@ class TargetAmplitude(Target):
                 "JSON-schema validation of every record before mapping. Off by default: the "
                 "target's own checks cover what Amplitude needs, at a fraction of the cost."
             ),
-        ),
-        th.Property(
-            "dry_run_path",
-            th.StringType,
-            title="Dry-run output file",
-            description="JSON Lines file for `dry_run` payloads (default: the log).",
         ),
         # --- delivery (batching, retries, rejected records) -------------------------------------
         th.Property(
