@@ -427,3 +427,14 @@ def test_pipeline_runs_jobs_in_order_and_reraises_the_first_failure():
     assert ran == [0, 1, 2, 3, 4]  # nothing after a failed batch is delivered
     with pytest.raises(RuntimeError, match="batch 5 failed"):
         pipeline.submit(lambda: ran.append(7))
+
+
+def test_dry_run_without_a_file_logs_the_payloads(emulator, caplog):
+    streams = {"clicks": {"event_type": {"const": "Clicked"}}}
+    config = config_for(emulator, streams, dry_run=True)
+    with caplog.at_level("INFO"):
+        run_target(config, singer_input("clicks", [{"user_id": "user-00051", "time": T0_MS}]))
+
+    assert emulator.state.requests == []
+    assert '"event_type":"Clicked"' in caplog.text
+    assert '"user_id":"user-00051"' in caplog.text
