@@ -132,3 +132,18 @@ def test_hub_definition_adds_to_a_fresh_meltano_project(plugin: str, tmp_path: P
     assert [s["name"] for s in entry["settings"]] == list(
         plugin_defs.about_json(plugin)["settings"]["properties"]
     )
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    two_commands = readme.split("## The two commands", 1)[1].split("```bash", 1)[1].split("```")[0]
+    test_command = next(
+        line.split("#")[0].strip() for line in two_commands.splitlines() if "test" in line
+    )
+    assert test_command == "make test"
+    ci_lines = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert ci_lines[-1] == test_command
