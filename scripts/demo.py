@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,13 @@ def run_emulator_demo(env: dict[str, str]) -> None:
         meltano("run", "tap-amplitude--events", "target-amplitude", env=env)
         report_local(env)
         stored = fetch_json(f"{url}/__emulator__/projects/{destination['project_id']}/events")
-        print(f"  emulator project {destination['project_id']}: {len(stored)} events ingested")
+        users = {event.get("user_id") or event.get("device_id") for event in stored}
+        kinds = Counter(event["event_type"] for event in stored).most_common(3)
+        print(
+            f"  emulator project {destination['project_id']}: {len(stored)} events ingested "
+            f"from {len(users)} users/devices; most common: "
+            + ", ".join(f"{name} ({count})" for name, count in kinds)
+        )
     finally:
         process.terminate()
         process.wait(10)
