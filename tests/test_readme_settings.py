@@ -147,3 +147,27 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
         if line.strip() and not line.startswith("#")
     ]
     assert ci_lines[-1] == test_command
+
+
+def test_generated_setting_kinds_follow_the_json_schema() -> None:
+    assert plugin_defs.meltano_setting(
+        "region", {"type": ["string", "null"], "enum": ["us", "eu"], "default": "us"}
+    ) == {
+        "name": "region",
+        "label": "Region",
+        "kind": "options",
+        "options": [{"label": "us", "value": "us"}, {"label": "eu", "value": "eu"}],
+        "value": "us",
+    }
+    secret = plugin_defs.meltano_setting("api_key", {"type": ["string"], "secret": True})
+    assert secret["sensitive"] is True
+    assert secret["kind"] == "string"
+    assert (
+        plugin_defs.meltano_setting("n", {"type": ["integer", "null"], "default": 24})["value"]
+        == 24
+    )
+    assert plugin_defs.meltano_setting("x", {"type": ["number"]})["kind"] == "decimal"
+    assert plugin_defs.meltano_setting("d", {"type": ["string"], "format": "date-time"})[
+        "kind"
+    ] == ("date_iso8601")
+    assert plugin_defs.meltano_setting("m", {"type": ["object", "null"]})["kind"] == "object"
