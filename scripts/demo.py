@@ -8,6 +8,7 @@ everything landed. Real mode (TAP_AMPLITUDE_API_KEY set in the shell or .env): e
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MELTANO = str(BIN / "meltano")
-OUT = ROOT / "output" / "demo"
+DEFAULT_OUT = ROOT / "output" / "demo"
 DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 
 
@@ -52,9 +53,9 @@ def meltano(*args: str, env: dict[str, str]) -> None:
         sys.exit(f"demo failed: `meltano {' '.join(args)}` exited {result.returncode}")
 
 
-def start_emulator() -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def start_emulator(out: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """The bundled emulator as a child process, and the JSON line it prints (url, projects)."""
-    with (OUT / "emulator.log").open("w") as log:
+    with (out / "emulator.log").open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.emulator"],
             cwd=ROOT,
@@ -75,12 +76,14 @@ def fetch_json(url: str) -> Any:
         return json.load(response)
 
 
+def shown(path: Path) -> str:
+    """A path as the user should see it: relative to the checkout when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def jsonl_counts(folder: Path) -> dict[str, int]:
     """Rows per file written by target-jsonl."""
-    return {
-        str(path.relative_to(ROOT)): sum(1 for _ in path.open())
-        for path in sorted(folder.glob("*.jsonl"))
-    }
+    return {shown(path): sum(1 for _ in path.open()) for path in sorted(folder.glob("*.jsonl"))}
 
 
 def duckdb_counts(database: Path, schema: str) -> dict[str, int]:
@@ -105,14 +108,14 @@ print(json.dumps({t: con.execute(count.format(sys.argv[2], t)).fetchone()[0] for
     return counts
 
 
-def base_env() -> dict[str, str]:
+def base_env(out: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "MELTANO_DATABASE_URI": f"sqlite:///{OUT / 'meltano.db'}",
+            "MELTANO_DATABASE_URI": f"sqlite:///{out / 'meltano.db'}",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "TARGET_JSONL_DESTINATION_PATH": str(OUT / "jsonl"),
-            "TARGET_DUCKDB_FILEPATH": str(OUT / "warehouse.duckdb"),
+            "TARGET_JSONL_DESTINATION_PATH": str(out / "jsonl"),
+            "TARGET_DUCKDB_FILEPATH": str(out / "warehouse.duckdb"),
             "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": "amplitude",
         }
     )
@@ -125,12 +128,12 @@ def report_local(env: dict[str, str]) -> None:
         print(f"  {name}: {count} rows")
     database = Path(env["TARGET_DUCKDB_FILEPATH"])
     for table, count in duckdb_counts(database, "amplitude").items():
-        print(f"  {database.relative_to(ROOT)} amplitude.{table}: {count} rows")
+        print(f"  {shown(database)} amplitude.{table}: {count} rows")
 
 
-def run_emulator_demo(env: dict[str, str]) -> None:
+def run_emulator_demo(env: dict[str, str], out: Path) -> None:
     step("Starting the bundled Amplitude emulator (python -m tests.emulator)")
-    process, described = start_emulator()
+    process, described = start_emulator(out)
     try:
         url = described["url"]
         source, destination = described["projects"][0], described["projects"][1]
@@ -179,18 +182,34 @@ def run_real_demo(env: dict[str, str]) -> None:
     report_local(env)
 
 
+def reset_output(out: Path) -> None:
+    """Remove only the demo's own files from an earlier run, so the counts are fresh."""
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "jsonl", ignore_errors=True)
+    for name in ("warehouse.duckdb", "meltano.db", "emulator.log"):
+        (out / name).unlink(missing_ok=True)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_OUT, help="folder for files, DuckDB and state"
+    )
+    parser.add_argument(
+        "--emulator", action="store_true", help="use the emulator even if .env names a project"
+    )
+    args = parser.parse_args()
+    out: Path = args.output.resolve()
     started = time.monotonic()
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir(parents=True)
-    env = base_env()
+    reset_output(out)
+    env = base_env(out)
     step("Installing the Meltano plugins (meltano install)")
     meltano("install", env=env)
-    if dotenv_value("TAP_AMPLITUDE_API_KEY"):
+    if dotenv_value("TAP_AMPLITUDE_API_KEY") and not args.emulator:
         run_real_demo(env)
     else:
-        run_emulator_demo(env)
-    print(f"\nDone in {time.monotonic() - started:.0f} s. Meltano state: {OUT / 'meltano.db'}")
+        run_emulator_demo(env, out)
+    print(f"\nDone in {time.monotonic() - started:.0f} s. Meltano state: {out / 'meltano.db'}")
 
 
 if __name__ == "__main__":
