@@ -198,13 +198,17 @@ def main() -> None:
     parser.add_argument(
         "--emulator", action="store_true", help="use the emulator even if .env names a project"
     )
+    parser.add_argument(
+        "--no-install", action="store_true", help="skip `meltano install` (plugins already there)"
+    )
     args = parser.parse_args()
     out: Path = args.output.resolve()
     started = time.monotonic()
     reset_output(out)
     env = base_env(out)
-    step("Installing the Meltano plugins (meltano install)")
-    meltano("install", env=env)
+    if not args.no_install:
+        step("Installing the Meltano plugins (meltano install)")
+        meltano("install", env=env)
     if dotenv_value("TAP_AMPLITUDE_API_KEY") and not args.emulator:
         run_real_demo(env)
     else:

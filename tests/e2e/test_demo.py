@@ -24,7 +24,14 @@ def test_demo_extracts_loads_copies_and_reports_the_counts(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "MELTANO_"))}
     env["NO_COLOR"] = "1"
     result = subprocess.run(
-        [sys.executable, "scripts/demo.py", "--emulator", "--output", str(tmp_path)],
+        [
+            sys.executable,
+            "scripts/demo.py",
+            "--emulator",
+            "--no-install",
+            "--output",
+            str(tmp_path),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
