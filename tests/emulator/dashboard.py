@@ -211,6 +211,8 @@ def _user_data(amplitude_id: int, events: list[dict[str, Any]]) -> dict[str, Any
         "canonical_amplitude_id": amplitude_id,
         "merged_amplitude_ids": [],
         "merge_times": [],
+        "aliasing_user_ids": [],  # seen in real responses (fides dataset); empty without aliasing
+        "aliased_user_id": None,
         "num_events": len(events),
         "num_sessions": len(sessions),
         "usage_time": usage_ms,
