@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.emulator.faults import Fault
 from tests.emulator.http import Request, Response, route
-from tests.emulator.state import EmulatorState, Project
+
+if TYPE_CHECKING:
+    from tests.emulator.state import EmulatorState, Project
 
 PREFIX = "/__emulator__"
 

@@ -8,10 +8,11 @@ import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.emulator.faults import Fault
     from tests.emulator.state import EmulatorState
 
@@ -111,7 +112,9 @@ def find_route(method: str, path: str) -> tuple[Route | None, bool]:
     return None, path_known
 
 
-def dashboard_error(status: int, message: str, details: str = "", kind: str = "invalid") -> Response:
+def dashboard_error(
+    status: int, message: str, details: str = "", kind: str = "invalid"
+) -> Response:
     """Amplitude's Dashboard REST error body shape."""
     return Response.json(
         status,

@@ -1,4 +1,4 @@
-"""The loopback HTTP server: parses requests, applies armed faults, dispatches to endpoint modules."""
+"""The loopback HTTP server: parses requests, applies armed faults, dispatches to endpoints."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 # Endpoint modules register their routes on import.
 from tests.emulator import control, dashboard, export, ingestion  # noqa: F401  isort: skip
+from typing_extensions import Self
 
 CHUNK = 1024 * 1024
 
@@ -35,7 +36,7 @@ def _body_bytes(response: Response) -> bytes:
 def _apply_fault_after(request: Request, response: Response) -> Response:
     """Faults that replace a successful answer's body."""
     fault = request.fault
-    if fault is None or response.status != 200:  # noqa: PLR2004
+    if fault is None or response.status != 200:
         return response
     if fault.kind == "truncate":
         whole = _body_bytes(response)
@@ -65,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=self.command,
             path=parsed.path,
             query=urllib.parse.parse_qs(parsed.query, keep_blank_values=True),
-            headers={key: value for key, value in self.headers.items()},
+            headers=dict(self.headers.items()),
             body=body,
         )
         if not parsed.path.startswith("/__emulator__/"):
@@ -90,7 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "status":
             body = fault.response_body()
             if isinstance(body, str):
-                return Response(fault.status, body.encode(), {"Content-Type": "text/html", **fault.headers})
+                headers = {"Content-Type": "text/html", **fault.headers}
+                return Response(fault.status, body.encode(), headers)
             return Response.json(fault.status, body, fault.headers)
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
@@ -113,12 +115,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif isinstance(response.body, Path):
             length = response.body.stat().st_size
             chunks = _file_chunks(response.body)
+        elif response.content_length is None:
+            data = b"".join(response.body)
+            length, chunks = len(data), [data]
         else:
-            if response.content_length is None:
-                data = b"".join(response.body)
-                length, chunks = len(data), [data]
-            else:
-                length, chunks = response.content_length, response.body
+            length, chunks = response.content_length, response.body
         self.send_response(response.status)
         for key, value in response.headers.items():
             self.send_header(key, value)
@@ -186,7 +187,7 @@ class Emulator:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

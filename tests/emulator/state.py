@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tests.emulator.faults import Fault
+from tests.emulator import data
+
+if TYPE_CHECKING:
+    from tests.emulator.faults import Fault
 
 # Two projects, so a test can copy project A into project B. Keys are fake and only valid here.
 PROJECT_A_ID = 187520
@@ -98,8 +101,6 @@ class EmulatorState:
 
     def reset(self, seed: int | None = None) -> None:
         """Back to freshly seeded data, default limits, no faults and an empty request log."""
-        from tests.emulator import data  # the seeded data set lives in its own module
-
         with self.lock:
             if seed is not None:
                 self.seed = seed
