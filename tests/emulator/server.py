@@ -188,7 +188,8 @@ class Emulator:
         self._server.server_close()
 
     def __enter__(self) -> Self:
-        return self.start()
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
