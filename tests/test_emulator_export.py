@@ -6,10 +6,9 @@ import gzip
 import io
 import json
 import re
-import tempfile
 import zipfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -23,6 +22,9 @@ from tests.emulator import (
     data,
     export,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 AUTH_A = (API_KEY_A, SECRET_KEY_A)
 MEMBER = re.compile(r"(\d+)/(\d+)_(\d{4}-\d{2}-\d{2})_(\d{1,2})#(\d+)\.json\.gz")
@@ -187,11 +189,10 @@ def test_export_requires_basic_auth(emulator: Emulator) -> None:
 
 
 def test_export_temp_archives_are_deleted_after_sending(emulator: Emulator) -> None:
-    tmp = Path(tempfile.gettempdir())
-    before = set(tmp.glob("emulator-export-*"))
     for _ in range(3):
         assert _export(emulator, "20240301T00", "20240301T05").status_code == 200
-    assert set(tmp.glob("emulator-export-*")) - before == set()
+    assert emulator.state.temp_dir.is_dir()
+    assert list(emulator.state.temp_dir.iterdir()) == []
 
 
 def test_export_sees_rows_added_for_new_hours(emulator: Emulator) -> None:

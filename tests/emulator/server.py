@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import threading
 import time
@@ -186,6 +187,7 @@ class Emulator:
         """Stop serving and close the socket."""
         self._server.shutdown()
         self._server.server_close()
+        shutil.rmtree(self.state.temp_dir, ignore_errors=True)
 
     def __enter__(self) -> Self:
         self.start()

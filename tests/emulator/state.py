@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tests.emulator import data
@@ -97,6 +99,8 @@ class EmulatorState:
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
         self.clock_offset = 0.0
+        # Archives being served live here, so a test can see that none are left behind.
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="amplitude-emulator-"))
         self.reset(seed)
 
     def reset(self, seed: int | None = None) -> None:
