@@ -80,6 +80,10 @@ class AmplitudeStream(RESTStream[int]):
 
     # --- errors ------------------------------------------------------------------------------
 
+    def get_new_paginator(self) -> Any:
+        """Dashboard REST responses hold everything in one page; paged streams override this."""
+        return None
+
     def validate_response(self, response: requests.Response) -> None:
         """401/403 name the region; 400 shows Amplitude's own reason; 429/5xx are retried."""
         status = response.status_code

@@ -98,10 +98,6 @@ class CustomStream(AmplitudeStream):
         """`params` of the entry."""
         return dict(self.spec.get("params") or {})
 
-    def get_new_paginator(self) -> None:
-        """Custom endpoints are read in one request."""
-        return
-
 
 def build_custom_streams(tap: Tap) -> list[CustomStream]:
     """One stream per `custom_streams` entry; names must be unique and not shadow a built-in."""

@@ -86,10 +86,6 @@ class EventTypesStream(AmplitudeStream):
         )
     )
 
-    def get_new_paginator(self) -> None:
-        """One response holds every event type."""
-        return
-
 
 class AnnotationsStream(AmplitudeStream):
     """Chart annotations (`/api/2/annotations`); dates are in the project time zone."""
@@ -107,10 +103,6 @@ class AnnotationsStream(AmplitudeStream):
             th.Property("details", th.StringType),
         )
     )
-
-    def get_new_paginator(self) -> None:
-        """Not paged."""
-        return
 
 
 class CohortsStream(AmplitudeStream):
@@ -161,10 +153,6 @@ class CohortsStream(AmplitudeStream):
     ) -> dict:
         """Ask for sync metadata too; it is part of the listing."""
         return {"includeSyncInfo": "true"}
-
-    def get_new_paginator(self) -> None:
-        """Not paged."""
-        return
 
 
 class DayWindowPaginator(BaseAPIPaginator[int]):

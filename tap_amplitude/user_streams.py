@@ -91,10 +91,6 @@ class UserSearchStream(UserApiStream):
         ids = [{"configured_amplitude_id": int(i)} for i in self.config.get("amplitude_ids") or []]
         return terms + ids
 
-    def get_new_paginator(self) -> None:
-        """One response per term."""
-        return
-
     def get_url_params(
         self,
         context: Context | None,
@@ -351,10 +347,6 @@ class UserProfilesStream(UserApiStream):
         th.Property("aliasing_user_ids", th.ArrayType(th.StringType)),
         th.Property("aliased_user_id", th.StringType),
     ).to_dict() | {"additionalProperties": True}
-
-    def get_new_paginator(self) -> None:
-        """One response per user."""
-        return
 
     def get_url_params(
         self,

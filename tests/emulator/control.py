@@ -9,6 +9,8 @@ from tests.emulator.faults import Fault
 from tests.emulator.http import Request, Response, route
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tests.emulator.state import EmulatorState, Project
 
 PREFIX = "/__emulator__"
@@ -83,58 +85,33 @@ def requests_log(request: Request, state: EmulatorState) -> Response:
     return Response.json(200, rows)
 
 
-@route("GET", PREFIX + r"/projects/(\d+)/events")
-def ingested_events(request: Request, state: EmulatorState) -> Response:
-    """Events ingested into a project (after dedupe), in arrival order."""
-    project = _project(state, request.path.split("/")[3])
+def _group_rows(project: Project) -> list[dict[str, Any]]:
+    return [
+        {"group_type": key[0], "group_value": key[1], "group_properties": properties}
+        for key, properties in project.group_profiles.items()
+    ]
+
+
+# What a project holds, by the name under /__emulator__/projects/<id>/: ingested events (after
+# dedupe, in arrival order), user/device profiles, group profiles, user mappings and counters.
+PROJECT_VIEWS: dict[str, Callable[[Project], Any]] = {
+    "events": lambda project: list(project.ingested_events),
+    "users": lambda project: project.user_profiles,
+    "groups": _group_rows,
+    "usermap": lambda project: project.user_mappings,
+    "counters": lambda project: dict(project.counters),
+}
+
+
+@route("GET", PREFIX + r"/projects/(\d+)/(events|users|groups|usermap|counters)")
+def project_view(request: Request, state: EmulatorState) -> Response:
+    """Read back one of PROJECT_VIEWS for a project."""
+    _, _, _, project_id, view = request.path.split("/")
+    project = _project(state, project_id)
     if project is None:
         return Response.json(404, {"error": "no such project"})
     with state.lock:
-        return Response.json(200, list(project.ingested_events))
-
-
-@route("GET", PREFIX + r"/projects/(\d+)/users")
-def user_profiles(request: Request, state: EmulatorState) -> Response:
-    """User/device profiles of a project."""
-    project = _project(state, request.path.split("/")[3])
-    if project is None:
-        return Response.json(404, {"error": "no such project"})
-    with state.lock:
-        return Response.json(200, project.user_profiles)
-
-
-@route("GET", PREFIX + r"/projects/(\d+)/groups")
-def group_profiles(request: Request, state: EmulatorState) -> Response:
-    """Group profiles of a project, as a list of {group_type, group_value, group_properties}."""
-    project = _project(state, request.path.split("/")[3])
-    if project is None:
-        return Response.json(404, {"error": "no such project"})
-    with state.lock:
-        rows = [
-            {"group_type": k[0], "group_value": k[1], "group_properties": v}
-            for k, v in project.group_profiles.items()
-        ]
-    return Response.json(200, rows)
-
-
-@route("GET", PREFIX + r"/projects/(\d+)/usermap")
-def user_mappings(request: Request, state: EmulatorState) -> Response:
-    """User mappings of a project."""
-    project = _project(state, request.path.split("/")[3])
-    if project is None:
-        return Response.json(404, {"error": "no such project"})
-    with state.lock:
-        return Response.json(200, project.user_mappings)
-
-
-@route("GET", PREFIX + r"/projects/(\d+)/counters")
-def ingestion_counters(request: Request, state: EmulatorState) -> Response:
-    """Ingestion counters of a project (requests, events_received, events_stored, ...)."""
-    project = _project(state, request.path.split("/")[3])
-    if project is None:
-        return Response.json(404, {"error": "no such project"})
-    with state.lock:
-        return Response.json(200, dict(project.counters))
+        return Response.json(200, PROJECT_VIEWS[view](project))
 
 
 @route("POST", PREFIX + "/clock")
