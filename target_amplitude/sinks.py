@@ -88,6 +88,7 @@ class AmplitudeSink(BatchSink):
         self._target = target
         self._position = 0
         self.skipped_records = 0
+        self.open_since: int | None = None  # first record number of the batch being read
 
     # Our own mapping and checks cover what the SDK's per-record JSON-schema validation and
     # date-time parsing would do (and they cost ~10x the rest of the record path, perf §1.4).
@@ -106,10 +107,13 @@ class AmplitudeSink(BatchSink):
         """Per-endpoint queues for this batch."""
         context["items"] = {endpoint: [] for endpoint in ENDPOINT_ORDER}
         context["record_count"] = 0
+        context["first_seq"] = None  # the target-wide number of the batch's first record
 
     def process_record(self, record: dict, context: dict) -> None:
         """Build every payload of the record; queue the good ones, reject the bad ones now."""
         self._position += 1
+        if not context["record_count"]:
+            context["first_seq"] = self.open_since = self._target.records_read
         context["record_count"] += 1
         plan = self.plan
         checks = self._checks
@@ -155,8 +159,8 @@ class AmplitudeSink(BatchSink):
     def process_batch(self, context: dict) -> None:
         """Hand the batch over: identifies, then groups and mappings, then events.
 
-        Delivery runs on the target's pipeline thread, in submission order, while the next batch
-        is read; the target waits for it before writing any STATE.
+        Delivery runs on the target's lanes (one per identity hash, each in submission order)
+        while the next batch is read; a STATE is written once every record before it finished.
         """
         queues: dict[str, list[Item]] = context["items"]
         record_count: int = context["record_count"]
@@ -176,9 +180,11 @@ class AmplitudeSink(BatchSink):
             self.tally_record_written(record_count)
             return
 
-        def deliver_batch() -> None:
-            for endpoint in ENDPOINT_ORDER:
-                deliverer.deliver(endpoint, queues[endpoint])
-            self.tally_record_written(record_count)
-
-        self._target.pipeline.submit(deliver_batch)
+        first_seq = context["first_seq"]
+        self.open_since = None
+        self._target.pipeline.submit_batch(
+            queues,
+            ENDPOINT_ORDER,
+            self._target.records_read + 1 if first_seq is None else first_seq,
+            lambda: self.tally_record_written(record_count),
+        )
