@@ -19,7 +19,7 @@ MAX_ITEMS = {EVENTS: 2000, IDENTIFY: 2000, GROUP_IDENTIFY: 1024, USERMAP: 2000}
 DEFAULT_BYTES = {"batch": 19_000_000, "httpapi": 900_000, "form": 900_000}
 # Amplitude's documented pause after a 429: 30 s on HTTP V2, ~15 s on /batch and /identify.
 DEFAULT_THROTTLE_WAIT = {"httpapi": 30.0, "batch": 15.0, "form": 15.0}
-DEFAULT_CONCURRENCY = 16  # measured: see README "Concurrent delivery" (1 = one request at a time)
+DEFAULT_CONCURRENCY = 8  # measured: see README "Concurrent delivery" (1 = one request at a time)
 INT_SETTINGS = frozenset(
     {
         "min_id_length",

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from target_amplitude.delivery import Deliverer
     from target_amplitude.pending import Item
 
-LANE_DEPTH = 2  # jobs waiting per lane behind the one being delivered
+LANE_DEPTH = 1  # jobs waiting per lane behind the one being delivered (bounded memory)
 
 
 def lane_key(endpoint: str, payload: dict[str, Any]) -> str:

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from target_amplitude.target import TargetAmplitude
 
 
+LANE_FILL = 0.9  # share of a full request per lane in one sink batch
+
+
 class DryRunWriter:
     """`dry_run`: every built payload as a JSON line (to a file, or the log), nothing sent."""
 
@@ -89,6 +92,27 @@ class AmplitudeSink(BatchSink):
         self._position = 0
         self.skipped_records = 0
         self.open_since: int | None = None  # first record number of the batch being read
+        self._lane_rows = self._rows_for_lanes()
+
+    def _rows_for_lanes(self) -> int | None:
+        """Sink batch rows that fill about one request per lane (None: one lane, the default).
+
+        A batch is split over the lanes by identity hash; ~90% of a request per lane keeps each
+        lane's share under the cap (no tails), so requests stay near the minimum.
+        """
+        deliverer = self._target.deliverer
+        lanes = deliverer.settings.max_concurrent_requests
+        if lanes == 1 or not self.plan.steps:
+            return None
+        cap = min(deliverer.caps(step.plan.endpoint)[0] for step in self.plan.steps)
+        return max(1, int(lanes * cap * LANE_FILL))
+
+    @property
+    def max_size(self) -> int:
+        """Rows per sink batch: `batch_size_rows` when set, else sized for the lanes."""
+        if self.batch_size_rows is not None:
+            return self.batch_size_rows
+        return getattr(self, "_lane_rows", None) or self.MAX_SIZE_DEFAULT
 
     # Our own mapping and checks cover what the SDK's per-record JSON-schema validation and
     # date-time parsing would do (and they cost ~10x the rest of the record path, perf §1.4).

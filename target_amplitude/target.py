@@ -212,7 +212,7 @@ class TargetAmplitude(Target):
         th.Property(
             "max_concurrent_requests",
             th.IntegerType,
-            default=16,
+            default=8,
             description=(
                 "Requests in flight at once. Records go to lanes by a stable hash of device_id "
                 "(else user_id; groups and user mappings by their key); each lane sends in order, "
@@ -295,7 +295,7 @@ class TargetAmplitude(Target):
     def _process_state_message(self, message_dict: dict) -> None:
         """Remember the STATE with the number of records before it; emit what is safe now."""
         super()._process_state_message(message_dict)
-        state = message_dict["value"]
+        state: dict = message_dict["value"]
         if self._latest_state is state:  # the SDK ignores a STATE equal to the last one
             self._states_waiting.append((self.records_read, state))
         self._emit_safe_state()
@@ -311,9 +311,7 @@ class TargetAmplitude(Target):
             if since is not None and (earliest is None or since < earliest):
                 earliest = since
         safe: dict | None = None
-        while self._states_waiting and (
-            earliest is None or self._states_waiting[0][0] < earliest
-        ):
+        while self._states_waiting and (earliest is None or self._states_waiting[0][0] < earliest):
             safe = self._states_waiting.pop(0)[1]
         if safe is None or self.pipeline.failure is not None or self.deliverer.failed:
             return
