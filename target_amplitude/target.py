@@ -266,6 +266,7 @@ class TargetAmplitude(Target):
         self._state_withheld = False
         self.records_read = 0  # RECORD messages so far: the sequence number of the last one
         self._states_waiting: list[tuple[int, dict]] = []  # (records read before it, STATE)
+        self._state_written: dict | None = None  # the last STATE written (not written twice)
 
     @cached_property
     def deliverer(self) -> Deliverer:
@@ -315,7 +316,8 @@ class TargetAmplitude(Target):
             safe = self._states_waiting.pop(0)[1]
         if safe is None or self.pipeline.failure is not None or self.deliverer.failed:
             return
-        super()._write_state_message(copy.deepcopy(safe))
+        self._state_written = copy.deepcopy(safe)
+        super()._write_state_message(self._state_written)
 
     def _write_state_message(self, state: dict) -> None:
         """Write STATE only once every batch before it is delivered, and none after a `fail`."""
@@ -326,6 +328,9 @@ class TargetAmplitude(Target):
                 self.logger.error("Records were not delivered: STATE is withheld from here on")
             self._state_withheld = True
             return
+        if state == self._state_written:  # already emitted as soon as it was safe
+            return
+        self._state_written = state
         super()._write_state_message(state)
 
     def process_endofpipe(self) -> None:
