@@ -93,6 +93,9 @@ class Deliverer:
     - `failed` is True once a record was rejected/deferred under policy `fail`: the target then
       emits no further STATE and exits non-zero at the end with `report()`.
     - `summary()` returns per-stream counters for the end-of-run log line.
+
+    `deliver()` runs on several identity lanes at once (`lanes.py`); each call is sequential, and
+    with a `limiter` set every request holds one of its in-flight slots and reports its health.
     """
 
     def __init__(
