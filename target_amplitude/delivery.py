@@ -41,6 +41,8 @@ from target_amplitude.verdicts import Kind, Verdict, classify
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from target_amplitude.lanes import AdaptiveLimit
+
 __all__ = [
     "EVENTS",
     "GROUP_IDENTIFY",
@@ -54,6 +56,14 @@ __all__ = [
     "RecordsNotDeliveredError",
     "RetriesExhaustedError",
 ]
+
+
+def _healthy(result: HttpResult) -> bool:
+    """Whether an answer says Amplitude is keeping up (no 429, no 5xx, no timeout)."""
+    status = result.status
+    if status is None or status >= 500 or status == 429:  # noqa: PLR2004
+        return False
+    return not (isinstance(result.body, dict) and result.body.get("code") == 429)  # noqa: PLR2004
 
 
 class DeliveryError(FatalAPIError):
@@ -83,6 +93,9 @@ class Deliverer:
     - `failed` is True once a record was rejected/deferred under policy `fail`: the target then
       emits no further STATE and exits non-zero at the end with `report()`.
     - `summary()` returns per-stream counters for the end-of-run log line.
+
+    `deliver()` runs on several identity lanes at once (`lanes.py`); each call is sequential, and
+    with a `limiter` set every request holds one of its in-flight slots and reports its health.
     """
 
     def __init__(
@@ -106,6 +119,7 @@ class Deliverer:
         self._lock = threading.Lock()
         self._groups = itertools.count(1)
         self._any_success = False
+        self.limiter: AdaptiveLimit | None = None  # set by a LanePipeline with several lanes
         self.run_summary = RunSummary()
         self.dead_letters = DeadLetterFile(settings.dead_letter_path)
         self.policies = RecordPolicies(
@@ -229,7 +243,13 @@ class Deliverer:
                 share += size - sum(len(p.part) for p in batch)
             self.run_summary.add(stream, requests=1, bytes=share, sent=first_sends[stream])
             del count
-        return self.client.post(endpoint, body)
+        limiter = self.limiter
+        if limiter is None:
+            return self.client.post(endpoint, body)
+        with limiter.slot() as number:
+            result = self.client.post(endpoint, body)
+        limiter.record(number, healthy=_healthy(result))
+        return result
 
     # --- what to do with a response ---------------------------------------------------------
 

@@ -19,6 +19,7 @@ MAX_ITEMS = {EVENTS: 2000, IDENTIFY: 2000, GROUP_IDENTIFY: 1024, USERMAP: 2000}
 DEFAULT_BYTES = {"batch": 19_000_000, "httpapi": 900_000, "form": 900_000}
 # Amplitude's documented pause after a 429: 30 s on HTTP V2, ~15 s on /batch and /identify.
 DEFAULT_THROTTLE_WAIT = {"httpapi": 30.0, "batch": 15.0, "form": 15.0}
+DEFAULT_CONCURRENCY = 8  # measured: see README "Concurrent delivery" (1 = one request at a time)
 INT_SETTINGS = frozenset(
     {
         "min_id_length",
@@ -26,6 +27,7 @@ INT_SETTINGS = frozenset(
         "max_request_bytes",
         "identifications_per_request",
         "max_retries",
+        "max_concurrent_requests",
     }
 )
 FLOAT_SETTINGS = frozenset(
@@ -57,6 +59,7 @@ class DeliverySettings:
     on_rejected: str = "fail"
     on_deferred: str = "fail"
     dead_letter_path: str = "target-amplitude-dead-letters.jsonl"
+    max_concurrent_requests: int = DEFAULT_CONCURRENCY
 
     def __post_init__(self) -> None:
         """Refuse values the schema would refuse, for Deliverers built directly in code."""
@@ -70,6 +73,10 @@ class DeliverySettings:
             raise ValueError(f"on_deferred must be one of {POLICIES_DEFERRED}")
         if self.events_per_request < 1 or self.identifications_per_request < 1:
             raise ValueError("events_per_request and identifications_per_request must be >= 1")
+        if self.max_concurrent_requests < 1:
+            raise ValueError(
+                f"max_concurrent_requests must be >= 1, got {self.max_concurrent_requests}"
+            )
         if self.max_retries < 0 or self.retry_time_budget_seconds < 0:
             raise ValueError("max_retries and retry_time_budget_seconds must be >= 0")
         if self.request_timeout <= 0 or (self.max_request_bytes or 1) < 1:

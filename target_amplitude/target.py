@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import gc
 from functools import cached_property
@@ -15,13 +16,14 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import InvalidInputLine
 
 from target_amplitude.delivery import Deliverer, RecordsNotDeliveredError
-from target_amplitude.pipeline import DeliveryPipeline
+from target_amplitude.lanes import LanePipeline
 from target_amplitude.plans import StreamPlan
 from target_amplitude.sinks import AmplitudeSink, DryRunWriter
 from target_amplitude.specs import KINDS, resolve_spec
 from target_amplitude.timeconv import datetime_to_ms
 
 _DECODER = msgspec.json.Decoder()
+STATE_CHECK_EVERY = 100  # records between checks for a STATE that became safe to emit
 GC_THRESHOLD = 50_000  # allocations between young-generation collections (CPython default: 700)
 
 
@@ -208,6 +210,17 @@ class TargetAmplitude(Target):
             ),
         ),
         th.Property(
+            "max_concurrent_requests",
+            th.IntegerType,
+            default=8,
+            description=(
+                "Requests in flight at once. Records go to lanes by a stable hash of device_id "
+                "(else user_id; groups and user mappings by their key); each lane sends in order, "
+                "so per-device order holds. Lowered for a while after 429s/5xx; 1 sends one "
+                "request at a time."
+            ),
+        ),
+        th.Property(
             "on_rejected",
             th.StringType,
             default="fail",
@@ -251,6 +264,9 @@ class TargetAmplitude(Target):
             spec = resolve_spec(name, streams, self.config.get("default_object"))
             StreamPlan(name, spec, (), self.fallback_time_ms)
         self._state_withheld = False
+        self.records_read = 0  # RECORD messages so far: the sequence number of the last one
+        self._states_waiting: list[tuple[int, dict]] = []  # (records read before it, STATE)
+        self._state_written: dict | None = None  # the last STATE written (not written twice)
 
     @cached_property
     def deliverer(self) -> Deliverer:
@@ -266,18 +282,55 @@ class TargetAmplitude(Target):
         return DryRunWriter(Path(path) if path else None, self.logger)
 
     @cached_property
-    def pipeline(self) -> DeliveryPipeline:
-        """Background, in-order delivery of sink batches (see `pipeline.py`)."""
-        return DeliveryPipeline()
+    def pipeline(self) -> LanePipeline:
+        """Background delivery of sink batches in identity lanes (see `lanes.py`)."""
+        return LanePipeline(self.deliverer, self.deliverer.settings.max_concurrent_requests)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """Number each record (STATE bookkeeping), then let the SDK route it to its sink."""
+        self.records_read += 1
+        super()._process_record_message(message_dict)
+        if self._states_waiting and not self.records_read % STATE_CHECK_EVERY:
+            self._emit_safe_state()
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        """Remember the STATE with the number of records before it; emit what is safe now."""
+        super()._process_state_message(message_dict)
+        state: dict = message_dict["value"]
+        if self._latest_state is state:  # the SDK ignores a STATE equal to the last one
+            self._states_waiting.append((self.records_read, state))
+        self._emit_safe_state()
+
+    def _emit_safe_state(self) -> None:
+        """Write the newest waiting STATE whose records all finished delivery, if any.
+
+        Lanes may finish out of order: the earliest unfinished record decides. None after a failure.
+        """
+        earliest = self.pipeline.earliest_unfinished()
+        for sink in self._sinks_active.values():
+            since = getattr(sink, "open_since", None)
+            if since is not None and (earliest is None or since < earliest):
+                earliest = since
+        safe: dict | None = None
+        while self._states_waiting and (earliest is None or self._states_waiting[0][0] < earliest):
+            safe = self._states_waiting.pop(0)[1]
+        if safe is None or self.pipeline.failure is not None or self.deliverer.failed:
+            return
+        self._state_written = copy.deepcopy(safe)
+        super()._write_state_message(self._state_written)
 
     def _write_state_message(self, state: dict) -> None:
         """Write STATE only once every batch before it is delivered, and none after a `fail`."""
         self.pipeline.wait()
+        self._states_waiting.clear()  # all covered by this one
         if self.deliverer.failed:
             if not self._state_withheld:
                 self.logger.error("Records were not delivered: STATE is withheld from here on")
             self._state_withheld = True
             return
+        if state == self._state_written:  # already emitted as soon as it was safe
+            return
+        self._state_written = state
         super()._write_state_message(state)
 
     def process_endofpipe(self) -> None:

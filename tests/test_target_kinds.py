@@ -9,7 +9,6 @@ import urllib.parse
 import pytest
 import responses
 
-from target_amplitude.pipeline import DeliveryPipeline
 from tests.amplitude_target_runs import config_for, project_b, run_target, singer_input
 from tests.emulator.faults import Fault
 
@@ -407,26 +406,6 @@ def test_a_failed_batch_stops_later_batches_and_withholds_state(emulator):
     events = project_b(emulator).ingested_events
     assert [e["event_properties"]["n"] for e in events] == list(range(5))
     assert len(_requests(emulator, "/batch")) == 2
-
-
-def test_pipeline_runs_jobs_in_order_and_reraises_the_first_failure():
-    pipeline = DeliveryPipeline()
-    ran: list[int] = []
-    for n in range(5):
-        pipeline.submit(lambda n=n: ran.append(n))
-    pipeline.wait()
-    assert ran == [0, 1, 2, 3, 4]
-
-    def fail() -> None:
-        raise RuntimeError("batch 5 failed")
-
-    pipeline.submit(fail)
-    pipeline.submit(lambda: ran.append(6))  # may be queued before the failure is known
-    with pytest.raises(RuntimeError, match="batch 5 failed"):
-        pipeline.wait()
-    assert ran == [0, 1, 2, 3, 4]  # nothing after a failed batch is delivered
-    with pytest.raises(RuntimeError, match="batch 5 failed"):
-        pipeline.submit(lambda: ran.append(7))
 
 
 def test_dry_run_without_a_file_logs_the_payloads(emulator, caplog):

@@ -48,6 +48,21 @@ def _apply_fault_after(request: Request, response: Response) -> Response:
     return response
 
 
+INGESTION_PATHS = frozenset({"/batch", "/2/httpapi", "/identify", "/groupidentify", "/usermap"})
+
+
+def _hold_latency(state: EmulatorState, path: str) -> None:
+    """Hold the request for the configured steady latency (its own thread: others overlap)."""
+    limits = state.limits
+    delay = (
+        limits.ingestion_latency_seconds
+        if path in INGESTION_PATHS
+        else limits.dashboard_latency_seconds
+    )
+    if delay > 0:
+        time.sleep(delay)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out as separate writes; with Nagle on, the body waits for the client's
@@ -72,6 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if not parsed.path.startswith("/__emulator__/"):
             request.fault = state.take_fault(request.method, request.path)
+            _hold_latency(state, parsed.path)
         response = self._dispatch(request, state)
         if not parsed.path.startswith("/__emulator__/"):
             state.log_request(

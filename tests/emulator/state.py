@@ -48,6 +48,12 @@ class Limits:
     usermap_max_bytes: int = 1024 * 1024
     ack_only: bool = False  # /batch and /2/httpapi only count events (throughput benchmarks)
     silenced_devices: list[str] = field(default_factory=list)  # flagged as spam -> 400 silenced
+    # Steady round trip added to every request (held requests overlap: the server is threaded),
+    # so tests and benchmarks can run "far away" from Amplitude.
+    ingestion_latency_seconds: float = (
+        0.0  # /batch, /2/httpapi, /identify, /groupidentify, /usermap
+    )
+    dashboard_latency_seconds: float = 0.0  # every other API path (Dashboard REST, Export, ...)
 
 
 @dataclass
