@@ -136,13 +136,14 @@ def average_session_length(request: Request, state: EmulatorState) -> Response:
     averages: list[Any] = [
         round(sum(lengths[day]) / len(lengths[day]), 3) if lengths.get(day) else 0 for day in days
     ]
+    suffix = "T00:00:00" if project.session_x_values_with_time else ""
     return Response.json(
         200,
         {
             "data": {
                 "series": [averages],
                 "seriesMeta": [{"segmentIndex": 0}],
-                "xValues": [day.isoformat() for day in days],
+                "xValues": [day.isoformat() + suffix for day in days],
             }
         },
     )

@@ -319,6 +319,7 @@ def seed_project(project: Project, seed: int) -> None:
     project.export_rows = rows
     project.event_types = catalog.event_types(rows, [*EVENT_NAMES, SERVER_EVENT_NAME])
     project.annotations = catalog.chart_annotations()
+    project.annotations_v3 = catalog.chart_annotations_v3(project.annotations)
     project.cohorts = catalog.cohorts(project.project_id)
 
 
