@@ -135,7 +135,11 @@ class AnnotationsStream(AmplitudeStream):
                 ),
                 description="Annotation category (v3 only).",
             ),
-            th.Property("chart_id", th.CustomType({"type": ["string", "integer", "null"]})),
+            th.Property(
+                "chart_id",
+                th.StringType,
+                description="Chart the annotation belongs to (v3 only; a number is sent as text).",
+            ),
             th.Property("api_version", th.IntegerType, description="3 or 2: the endpoint read."),
         )
     )
@@ -163,6 +167,8 @@ class AnnotationsStream(AmplitudeStream):
         version = 3 if self.path == ANNOTATIONS_V3_PATH else 2
         if version == 3 and not row.get("date") and isinstance(row.get("start"), str):  # noqa: PLR2004
             row["date"] = series_day(row["start"], self.name)
+        if row.get("chart_id") is not None:
+            row["chart_id"] = str(row["chart_id"])
         return {**row, "api_version": version}
 
 

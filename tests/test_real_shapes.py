@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pytest
+
+from tap_amplitude.streams import epoch_to_rfc3339, series_day
 from tests.dashboard_helpers import base_config, requests_to, run_tap
 from tests.emulator import PROJECT_A_ID, data
 
@@ -56,6 +59,7 @@ def test_annotations_are_read_from_v3(emulator: Emulator) -> None:
     assert first["date"] == "2024-02-28"  # the day of `start`, so a v2-era table keeps its key
     assert first["category"] == {"id": 6789, "name": "Releases"}
     assert rows[1]["details"] is None
+    assert [r["chart_id"] for r in rows] == [None, None, "k3x9q1z"]
     assert {r["api_version"] for r in rows} == {3}
 
 
@@ -123,3 +127,13 @@ def test_user_profiles_keep_aliasing_profiles(emulator: Emulator) -> None:
     config = base_config(emulator, amplitude_ids=[heavy.amplitude_id])
     (profile,) = run_tap(emulator, config, ["user_profiles"]).records("user_profiles")
     assert profile["aliasing_profiles"] == []
+
+
+def test_epoch_values_and_days_that_cannot_be_read_name_the_field() -> None:
+    assert epoch_to_rfc3339(1706745600000, "x") == "2024-02-01T00:00:00Z"  # milliseconds too
+    assert epoch_to_rfc3339(None, "x") is None
+    with pytest.raises(ValueError, match=r"cohort 'c1' field 'lastMod'"):
+        epoch_to_rfc3339("yesterday", "cohort 'c1' field 'lastMod'")
+    assert series_day("2024-07-01T00:00:00", "s") == series_day("2024-07-01", "s") == "2024-07-01"
+    with pytest.raises(ValueError, match="average_session_length: cannot read 'Jul 1'"):
+        series_day("Jul 1", "average_session_length")
