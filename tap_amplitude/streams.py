@@ -10,6 +10,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
+from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_amplitude.client import AmplitudeStream
@@ -28,6 +29,10 @@ DEFAULT_LOOKBACK_DAYS = 3
 SERIES_WINDOW_DAYS = 30
 
 PROJECT_TZ_NOTE = "project time zone (Dashboard REST); exports are UTC"
+ANNOTATIONS_V3_PATH = "/api/3/annotations"
+ANNOTATIONS_V2_PATH = "/api/2/annotations"
+EPOCH_MS_THRESHOLD = 10**11  # epoch seconds stay below this until the year 5138
+COHORT_EPOCH_FIELDS = ("lastMod", "createdAt", "lastComputed")
 
 
 def _open(properties: th.PropertiesList) -> dict[str, Any]:
@@ -73,36 +78,98 @@ class EventTypesStream(AmplitudeStream):
             th.Property(
                 "totals_delta",
                 th.NumberType,
-                description="Change of the current week's total against last week.",
+                description="Change of the current week's total against last week (real rows "
+                "carry floats such as `-1.0`).",
             ),
             th.Property("non_active", th.BooleanType),
             th.Property("deleted", th.BooleanType),
             th.Property("hidden", th.BooleanType),
             th.Property("flow_hidden", th.BooleanType),
             th.Property("autohidden", th.BooleanType),
-            th.Property("clusters_hidden", th.BooleanType),
             th.Property("in_waitroom", th.BooleanType),
+            th.Property(
+                "waitroom_approved",
+                th.BooleanType,
+                description="Approved out of the waitroom; often null in real rows.",
+            ),
             th.Property("timeline_hidden", BOOL_OR_INT),
         )
     )
 
 
+class AnnotationNotFoundError(FatalAPIError):
+    """`/api/3/annotations` answered 404: the project still serves only the v2 endpoint."""
+
+
 class AnnotationsStream(AmplitudeStream):
-    """Chart annotations (`/api/2/annotations`); dates are in the project time zone."""
+    """Chart annotations: `/api/3/annotations`, falling back to `/api/2/annotations` on 404.
+
+    Amplitude's docs replaced v2 (`{id, date, label, details}`) with v3 (`{id, start, end,
+    details, category {id, name}, label, chart_id}`) in December 2025. One schema covers both:
+    v3 rows also get `date` (the day of `start`) so a table keyed on it keeps working; v2 rows
+    leave the v3 columns null. `api_version` says which endpoint a row came from.
+    Dates are in the project time zone.
+    """
 
     name = "annotations"
-    path = "/api/2/annotations"
+    path = ANNOTATIONS_V3_PATH
     records_jsonpath = "$.data[*]"
     primary_keys = ("id",)
     skip_on_forbidden = True
     schema = _open(
         th.PropertiesList(
             th.Property("id", th.IntegerType, required=True),
-            th.Property("date", th.StringType, description=f"Annotated day, {PROJECT_TZ_NOTE}."),
+            th.Property(
+                "date",
+                th.DateType,
+                description=f"Annotated day (v2; the day of `start` in v3), {PROJECT_TZ_NOTE}.",
+            ),
+            th.Property("start", th.StringType, description="Start, ISO 8601 (v3 only)."),
+            th.Property("end", th.StringType, description="End, ISO 8601 (v3 only)."),
             th.Property("label", th.StringType),
-            th.Property("details", th.StringType),
+            th.Property("details", th.StringType, description="Nullable in v3."),
+            th.Property(
+                "category",
+                th.ObjectType(
+                    th.Property("id", th.IntegerType), th.Property("name", th.StringType)
+                ),
+                description="Annotation category (v3 only).",
+            ),
+            th.Property(
+                "chart_id",
+                th.StringType,
+                description="Chart the annotation belongs to (v3 only; a number is sent as text).",
+            ),
+            th.Property("api_version", th.IntegerType, description="3 or 2: the endpoint read."),
         )
     )
+
+    def validate_response(self, response: requests.Response) -> None:
+        """A 404 on v3 means "use v2"; any other answer is checked as usual."""
+        if response.status_code == 404 and self.path == ANNOTATIONS_V3_PATH:  # noqa: PLR2004
+            raise AnnotationNotFoundError(self.response_error_message(response))
+        super().validate_response(response)
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """v3 rows, or v2 rows when v3 answers 404."""
+        self.path = ANNOTATIONS_V3_PATH
+        try:
+            yield from super().get_records(context)
+        except AnnotationNotFoundError:
+            self.logger.info(
+                "annotations: %s answered 404; reading %s", ANNOTATIONS_V3_PATH, ANNOTATIONS_V2_PATH
+            )
+            self.path = ANNOTATIONS_V2_PATH
+            yield from super().get_records(context)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:  # noqa: ARG002
+        """Fill `date` from v3's `start` and note the endpoint."""
+        version = 3 if self.path == ANNOTATIONS_V3_PATH else 2
+        if version == 3 and not row.get("date") and isinstance(row.get("start"), str):  # noqa: PLR2004
+            row["date"] = series_day(row["start"], self.name)
+        if row.get("chart_id") is not None:
+            row["chart_id"] = str(row["chart_id"])
+        return {**row, "api_version": version}
 
 
 class CohortsStream(AmplitudeStream):
@@ -129,9 +196,17 @@ class CohortsStream(AmplitudeStream):
             th.Property("owners", th.ArrayType(th.StringType)),
             th.Property("viewers", th.ArrayType(th.StringType)),
             th.Property("definition", th.ObjectType()),
-            th.Property("lastMod", th.IntegerType, description="Epoch seconds."),
-            th.Property("createdAt", th.IntegerType, description="Epoch seconds."),
-            th.Property("lastComputed", th.IntegerType, description="Epoch seconds."),
+            th.Property(
+                "lastMod", th.DateTimeType, description="RFC 3339 (Amplitude: epoch seconds)."
+            ),
+            th.Property(
+                "createdAt",
+                th.DateTimeType,
+                description="RFC 3339 (Amplitude: epoch seconds); often null.",
+            ),
+            th.Property(
+                "lastComputed", th.DateTimeType, description="RFC 3339 (Amplitude: epoch seconds)."
+            ),
             th.Property("last_viewed", th.IntegerType),
             th.Property("view_count", th.IntegerType),
             th.Property("popularity", th.NumberType),
@@ -153,6 +228,31 @@ class CohortsStream(AmplitudeStream):
     ) -> dict:
         """Ask for sync metadata too; it is part of the listing."""
         return {"includeSyncInfo": "true"}
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:  # noqa: ARG002
+        """Epoch-second timestamps as RFC 3339 (UTC); nulls stay null."""
+        for key in COHORT_EPOCH_FIELDS:
+            if key in row:
+                row[key] = epoch_to_rfc3339(row[key], f"cohort {row.get('id')!r} field {key!r}")
+        return row
+
+
+def epoch_to_rfc3339(value: Any, what: str) -> str | None:
+    """Epoch seconds (or milliseconds, read by magnitude) as RFC 3339 UTC; None stays None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        msg = f"{what}: expected epoch seconds, got {value!r}"
+        raise TypeError(msg)
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        msg = f"{what}: expected epoch seconds, got {value!r}"
+        raise ValueError(msg) from exc
+    if abs(seconds) >= EPOCH_MS_THRESHOLD:  # milliseconds (older captures, the old emulator)
+        seconds /= 1000
+    moment = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 class DayWindowPaginator(BaseAPIPaginator[int]):
@@ -210,7 +310,9 @@ class DailySeriesStream(AmplitudeStream):
         starting = self.get_starting_replication_key_value(context)
         if starting and starting != self.config.get("start_date"):  # a bookmark, not the setting
             lookback = int(self.config.get("dashboard_lookback_days", DEFAULT_LOOKBACK_DAYS))
-            first = dt.date.fromisoformat(str(starting)[:10]) - dt.timedelta(days=lookback)
+            first = dt.date.fromisoformat(series_day(starting, self.name)) - dt.timedelta(
+                days=lookback
+            )
         else:
             first = floor or last - dt.timedelta(days=DEFAULT_HISTORY_DAYS)
         if floor:
@@ -246,7 +348,12 @@ class DailySeriesStream(AmplitudeStream):
         data = response.json().get("data") or {}
         group_by = self.group_by
         for day, group, value in series_rows(data):
-            yield {"date": day, "group": group, "group_by": group_by, self.metric: value}
+            yield {
+                "date": series_day(day, self.name),
+                "group": group,
+                "group_by": group_by,
+                self.metric: value,
+            }
 
     @property
     def group_by(self) -> str | None:
@@ -314,6 +421,16 @@ class AverageSessionLengthStream(DailySeriesStream):
     schema = _series_schema(
         "average_session_length_seconds", th.NumberType, "Average session length, seconds."
     )
+
+
+def series_day(value: Any, stream: str) -> str:
+    """An x-value or bookmark as `YYYY-MM-DD`: real projects send `2024-07-01T00:00:00` too."""
+    text = str(value).strip()
+    try:
+        return dt.date.fromisoformat(text[:10]).isoformat()
+    except ValueError as exc:
+        msg = f"{stream}: cannot read {value!r} as a day (expected YYYY-MM-DD[THH:MM:SS])"
+        raise ValueError(msg) from exc
 
 
 def series_rows(data: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:

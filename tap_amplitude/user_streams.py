@@ -72,7 +72,12 @@ class UserSearchStream(UserApiStream):
             description="The configured term (user id, device id or amplitude id).",
         ),
         th.Property("amplitude_id", th.IntegerType, required=True),
-        th.Property("match_type", th.StringType, description="The response `type`."),
+        th.Property(
+            "match_type",
+            th.StringType,
+            description="The response `type`: `match_amplitude_id`, `match_user_or_device_id` "
+            "or `match_user_prefix`.",
+        ),
         th.Property("user_id", th.StringType),
         th.Property("last_device_id", th.StringType),
         th.Property("platform", th.StringType),
@@ -346,6 +351,11 @@ class UserProfilesStream(UserApiStream):
         th.Property("paying", th.CustomType({"type": ["boolean", "string", "null"]})),
         th.Property("aliasing_user_ids", th.ArrayType(th.StringType)),
         th.Property("aliased_user_id", th.StringType),
+        th.Property(
+            "aliasing_profiles",
+            th.CustomType({"type": ["array", "null"], "items": {}}),
+            description="Profiles aliased to this user (shape undocumented; kept whole).",
+        ),
     ).to_dict() | {"additionalProperties": True}
 
     def get_url_params(

@@ -184,7 +184,7 @@ def test_daily_series_accept_a_relative_start_date(emulator: Emulator) -> None:
 def test_5xx_is_retried(emulator: Emulator) -> None:
     emulator.state.add_fault(
         Fault(
-            "status", path="/api/2/annotations", status=503, times=2, headers={"Retry-After": "0"}
+            "status", path="/api/3/annotations", status=503, times=2, headers={"Retry-After": "0"}
         )
     )
     run = run_tap(emulator, base_config(emulator), ["annotations"])

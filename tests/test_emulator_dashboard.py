@@ -26,6 +26,7 @@ DASHBOARD_PATHS = [
     ("/api/2/usersearch", {"user": "alice"}),
     ("/api/2/useractivity", {"user": str(HEAVY_AMPLITUDE_ID)}),
     ("/api/2/annotations", {}),
+    ("/api/3/annotations", {}),
     ("/api/3/cohorts", {}),
     ("/api/2/users", {"start": "20240301", "end": "20240303"}),
     ("/api/2/sessions/average", {"start": "20240301", "end": "20240303"}),
@@ -74,14 +75,19 @@ def test_events_list_returns_visible_event_types_with_week_totals(emulator: Emul
 
 
 @pytest.mark.parametrize(
-    "term",
-    [data.HEAVY_USER_ID, "heavy.us", str(HEAVY_AMPLITUDE_ID), data.USERS[0].device_id],
+    ("term", "match_type"),
+    [
+        (data.HEAVY_USER_ID, "match_user_or_device_id"),
+        ("heavy.us", "match_user_prefix"),
+        (str(HEAVY_AMPLITUDE_ID), "match_amplitude_id"),
+        (data.USERS[0].device_id, "match_user_or_device_id"),
+    ],
 )
 def test_user_search_matches_user_id_prefix_amplitude_id_and_device_id(
-    emulator: Emulator, term: str
+    emulator: Emulator, term: str, match_type: str
 ) -> None:
     body = _get(emulator, "/api/2/usersearch", user=term).json()
-    assert body["type"] == "match_user_or_device_id"
+    assert body["type"] == match_type  # the documented type of each kind of term
     assert [match["amplitude_id"] for match in body["matches"]] == [HEAVY_AMPLITUDE_ID]
     match = body["matches"][0]
     assert match["user_id"] == data.HEAVY_USER_ID
@@ -242,6 +248,33 @@ def test_annotations_list_id_date_label_details(emulator: Emulator) -> None:
     assert all(set(row) == {"id", "date", "label", "details"} for row in rows)
 
 
+def test_annotations_v3_shape_and_404_when_the_project_serves_only_v2(
+    emulator: Emulator,
+) -> None:
+    rows = _get(emulator, "/api/3/annotations").json()["data"]
+    assert rows
+    keys = {"id", "start", "end", "details", "category", "label", "chart_id"}
+    assert all(set(row) == keys for row in rows)
+    assert None in {row["details"] for row in rows}  # nullable in v3
+    assert {"id", "name"} == set(next(row["category"] for row in rows if row["category"]))
+    emulator.state.projects[PROJECT_A_ID].serves_annotations_v3 = False
+    assert _get(emulator, "/api/3/annotations").status_code == 404
+    assert _get(emulator, "/api/2/annotations").status_code == 200
+
+
+def test_event_types_carry_waitroom_approved_and_float_deltas_as_real_rows(
+    emulator: Emulator,
+) -> None:
+    rows = _get(emulator, "/api/2/events/list").json()["data"]
+    assert all("waitroom_approved" in row and "clusters_hidden" not in row for row in rows)
+    assert None in {row["waitroom_approved"] for row in rows}
+    assert all(isinstance(row["totals_delta"], float) for row in rows)
+
+
+def test_user_activity_user_data_has_aliasing_profiles(emulator: Emulator) -> None:
+    assert _page(emulator, limit="1")["userData"]["aliasing_profiles"] == []
+
+
 def test_cohorts_list_and_403_without_the_add_on(emulator: Emulator) -> None:
     cohorts = _get(emulator, "/api/3/cohorts").json()["cohorts"]
     assert cohorts
@@ -250,6 +283,11 @@ def test_cohorts_list_and_403_without_the_add_on(emulator: Emulator) -> None:
         for c in cohorts
     )
     assert all(isinstance(cohort["lastMod"], int) for cohort in cohorts)
+    # epoch SECONDS as in real responses (a millisecond value would be past the year 5000)
+    assert all(cohort["lastMod"] < 10**11 for cohort in cohorts)
+    assert None in {cohort["createdAt"] for cohort in cohorts}
+    assert any(cohort["metadata"] is None for cohort in cohorts)
+    assert None in {cohort["view_count"] for cohort in cohorts}
     emulator.state.projects[PROJECT_A_ID].cohorts_addon = False
     response = _get(emulator, "/api/3/cohorts")
     assert response.status_code == 403
@@ -324,12 +362,16 @@ def test_average_session_length_series_per_day(emulator: Emulator) -> None:
     body = _get(emulator, "/api/2/sessions/average", start="20240301", end="20240304").json()[
         "data"
     ]
-    assert body["xValues"] == ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04"]
+    # a real 2024 capture: days with a time
+    assert body["xValues"] == [f"2024-03-0{n}T00:00:00" for n in range(1, 5)]
     assert body["seriesMeta"] == [{"segmentIndex": 0}]
     averages = body["series"][0]
     assert all(0 < value < 3600 for value in averages[:3])
     assert averages[3] == 0
     assert _get(emulator, "/api/2/sessions/average", start="x", end="20240304").status_code == 400
+    emulator.state.projects[PROJECT_A_ID].session_x_values_with_time = False  # older captures
+    older = _get(emulator, "/api/2/sessions/average", start="20240301", end="20240302").json()
+    assert older["data"]["xValues"] == ["2024-03-01", "2024-03-02"]
 
 
 def test_empty_project_lists_are_empty(emulator: Emulator) -> None:

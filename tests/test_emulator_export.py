@@ -111,6 +111,8 @@ def test_export_rows_carry_raw_timestamps_and_documented_fields(emulator: Emulat
     assert len(rows) == len(emulator.state.projects[PROJECT_A_ID].export_rows)
     for row in rows:
         for name in TIMESTAMP_FIELDS:
+            if name == "user_creation_time" and row[name] is None:  # the usual real shape
+                continue
             assert RAW_TIME.fullmatch(row[name]), (name, row[name])
         assert isinstance(row["amplitude_id"], int)
         assert isinstance(row["event_properties"], dict)
@@ -120,6 +122,38 @@ def test_export_rows_carry_raw_timestamps_and_documented_fields(emulator: Emulat
     assert any(row["user_id"] is None for row in rows)
     assert any(row["session_id"] == -1 for row in rows)
     assert len({row["uuid"] for row in rows}) == len(rows)
+
+
+REAL_NULL_FIELDS = (
+    "$schema",
+    "is_attribution_event",
+    "user_creation_time",
+    "location_lat",
+    "location_lng",
+    "paying",
+    "device_type",
+)
+
+
+def test_export_rows_mostly_have_the_real_all_null_shape(emulator: Emulator) -> None:
+    rows = _rows(_export(emulator, "20240301T00", "20240303T23").content)
+    real = [row for row in rows if row["user_creation_time"] is None]
+    filled = [row for row in rows if row["user_creation_time"] is not None]
+    assert len(real) > 2 * len(filled) > 0  # the filled shape is a minority, but present
+    for row in real:
+        assert all(row[key] is None for key in REAL_NULL_FIELDS), row
+        assert row["plan"] in ({}, None)
+        assert row["global_user_properties"] in ({}, None)
+        assert isinstance(row["amplitude_attribution_ids"], list)
+        assert row["data"]["group_first_event"] == {}
+        assert row["data"]["group_ids"] == {}
+        assert row["data"].get("user_properties_updated", True) is True  # only when true
+    assert any(row["amplitude_attribution_ids"] for row in real)
+    assert any("user_properties_updated" in row["data"] for row in real)
+    for row in filled:
+        assert row["plan"] == {"branch": "main", "source": "web", "version": "3"}
+        assert isinstance(row["location_lat"], float)
+        assert row["$schema"] == 12
 
 
 def test_export_range_without_rows_is_404_raw_data_files_not_found(emulator: Emulator) -> None:

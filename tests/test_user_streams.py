@@ -80,7 +80,7 @@ def test_user_search_matches_feed_child_contexts(emulator: Emulator) -> None:
         ("alice", ALICE.amplitude_id),
         ("bob@", BOB.amplitude_id),
     }
-    assert {r["match_type"] for r in searched} == {"match_user_or_device_id"}
+    assert {r["match_type"] for r in searched} == {"match_user_prefix"}  # both are prefixes
     activity_users = {int(q["user"]) for q in requests_to(run, ACTIVITY)}
     assert activity_users == {ALICE.amplitude_id, BOB.amplitude_id}
     by_user = Counter(r["amplitude_id"] for r in run.records("user_activity"))

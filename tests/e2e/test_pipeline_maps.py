@@ -53,6 +53,9 @@ def test_tap_stream_maps_and_flattening_shape_the_jsonl_output(
         assert record["user_hash"] == user_hash
         # Flattening writes open property bags (no declared keys) as JSON text, one column each.
         for bag in ("event_properties", "user_properties", "group_properties", "plan"):
+            if row[bag] is None:  # most real rows have no `plan`: nothing to write as text
+                assert record.get(bag) is None
+                continue
             assert isinstance(record[bag], str)
             assert json.loads(record[bag]) == row[bag]
 

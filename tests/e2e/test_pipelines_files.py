@@ -54,7 +54,7 @@ def test_every_stream_lands_in_jsonl_with_the_emulators_row_counts(
     assert {event["uuid"] for event in events} == {row["uuid"] for row in rows}
     for stream, path, key in [
         ("event_types", "/api/2/events/list", "data"),
-        ("annotations", "/api/2/annotations", "data"),
+        ("annotations", "/api/3/annotations", "data"),
         ("cohorts", "/api/3/cohorts", "cohorts"),
     ]:
         assert len(pipeline.jsonl(stream)) == len(expected.dashboard_list(emulator, path, key))

@@ -21,14 +21,14 @@ def event_types(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, 
             "name": name,
             "display": name,
             "totals": totals.get(name, 0),
-            "totals_delta": (index * 7) % 23 - 11,
+            "totals_delta": float((index * 7) % 23 - 11),  # real rows: floats such as -1.0
             "deleted": False,
             "hidden": name == HIDDEN_EVENT_NAME,
             "non_active": totals.get(name, 0) == 0,
             "flow_hidden": False,
             "autohidden": False,
-            "clusters_hidden": False,
             "in_waitroom": False,
+            "waitroom_approved": True if index % 4 == 1 else None,  # real rows: mostly null
             "timeline_hidden": False,
         }
         for index, name in enumerate(names)
@@ -36,6 +36,7 @@ def event_types(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, 
 
 
 def chart_annotations() -> list[dict[str, Any]]:
+    """Annotations in the legacy v2 shape `{id, date, label, details}`."""
     return [
         {
             "id": 160419,
@@ -58,8 +59,45 @@ def chart_annotations() -> list[dict[str, Any]]:
     ]
 
 
+ANNOTATION_CATEGORIES = ({"id": 6789, "name": "Releases"}, None, {"id": 12345, "name": "Alerts"})
+
+
+def chart_annotations_v3(v2_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same annotations in the v3 shape `{id, start, end, details, category, label, chart_id}`.
+
+    Real v3 items can have null `details` and no category; the last one spans several hours.
+    """
+    rows: list[dict[str, Any]] = []
+    for index, item in enumerate(v2_rows):
+        start = f"{item['date']}T09:00:00Z"
+        rows.append(
+            {
+                "id": item["id"],
+                "start": start,
+                "end": f"{item['date']}T17:00:00Z" if index == len(v2_rows) - 1 else start,
+                "details": None if index == 1 else item["details"],
+                "category": ANNOTATION_CATEGORIES[index % len(ANNOTATION_CATEGORIES)],
+                "label": item["label"],
+                "chart_id": None if index != 2 else "k3x9q1z",
+            }
+        )
+    return rows
+
+
+def _nested_definition(depth: int) -> dict[str, Any]:
+    """A cohort definition nested `depth` levels, as real behavioral cohorts are."""
+    clause: dict[str, Any] = {"type": "event", "event_type": "Purchase", "operator": ">="}
+    for level in range(depth):
+        clause = {
+            "type": "or" if level % 2 else "and",
+            "clauses": [clause, {"type": "prop", "prop": f"gp:level_{level}", "values": ["x"]}],
+        }
+    return {"version": 3, "cohortType": "UNIQUES", "andClauses": [{"orClauses": [clause]}]}
+
+
 def cohorts(app_id: int) -> list[dict[str, Any]]:
-    base_ms = int(datetime(2024, 2, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    """Cohorts as real `/api/3/cohorts` listings carry them: epoch SECONDS, some nulls."""
+    base_s = int(datetime(2024, 2, 1, tzinfo=timezone.utc).timestamp())
     cohorts: list[dict[str, Any]] = []
     for index, (name, size) in enumerate(
         [("Power users", 1), ("Cart abandoners", 3), ("Trial (archived)", 0)]
@@ -68,7 +106,7 @@ def cohorts(app_id: int) -> list[dict[str, Any]]:
             {
                 "appId": app_id,
                 "archived": index == 2,
-                "definition": {"version": 3, "cohortType": "UNIQUES", "andClauses": []},
+                "definition": _nested_definition(4 * index),
                 "description": f"{name} seeded by the emulator",
                 "finished": True,
                 "id": f"c0h0rt{index:02d}",
@@ -78,14 +116,14 @@ def cohorts(app_id: int) -> list[dict[str, Any]]:
                 "published": index != 2,
                 "size": size,
                 "type": "redshift",
-                "lastMod": base_ms + index * 3600_000,
-                "createdAt": base_ms,
-                "lastComputed": base_ms + 86400_000,
+                "lastMod": base_s + index * 3600,
+                "createdAt": None if index == 1 else base_s,
+                "lastComputed": base_s + 86400,
                 "hidden": False,
-                "metadata": [],
-                "view_count": 10 * index,
+                "metadata": None if index != 0 else ["sample"],
+                "view_count": None if index == 1 else 10 * index,
                 "popularity": index,
-                "last_viewed": base_ms + 2 * 86400_000,
+                "last_viewed": (base_s + 2 * 86400) * 1000,
                 "chart_id": None,
                 "edit_id": None,
                 "is_predictive": False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from tests.emulator import data
 from tests.emulator.auth import authenticate
 from tests.emulator.http import Response, dashboard_error, route
 
@@ -70,11 +71,16 @@ def users(request: Request, state: EmulatorState) -> Response:
         return dashboard_error(400, "Invalid chart definition", f"Invalid user property {group_by}")
     with state.lock:
         rows = list(project.export_rows)
+    # Amplitude knows when a user was created even though real rows mostly lack
+    # user_creation_time: the seeded users' creation, else a row's, else the first event.
+    created = {user.amplitude_id: data.format_time(user.created) for user in data.USERS}
+    for row in sorted(rows, key=lambda row: row["event_time"]):
+        created.setdefault(row["amplitude_id"], row["user_creation_time"] or row["event_time"])
     # (group label, day) -> amplitude ids active (or new) that day
     daily: dict[tuple[str, date], set[int]] = {}
     for row in rows:
         label = str(row[GROUP_BY_PROPERTIES[group_by]]) if group_by else "0"
-        moment = row["user_creation_time"] if metric == "new" else row["event_time"]
+        moment = created[row["amplitude_id"]] if metric == "new" else row["event_time"]
         day = date.fromisoformat(moment[:10])
         daily.setdefault((label, day), set()).add(row["amplitude_id"])
     window = int(interval)
@@ -136,13 +142,14 @@ def average_session_length(request: Request, state: EmulatorState) -> Response:
     averages: list[Any] = [
         round(sum(lengths[day]) / len(lengths[day]), 3) if lengths.get(day) else 0 for day in days
     ]
+    suffix = "T00:00:00" if project.session_x_values_with_time else ""
     return Response.json(
         200,
         {
             "data": {
                 "series": [averages],
                 "seriesMeta": [{"segmentIndex": 0}],
-                "xValues": [day.isoformat() for day in days],
+                "xValues": [day.isoformat() + suffix for day in days],
             }
         },
     )

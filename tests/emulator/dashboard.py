@@ -1,8 +1,9 @@
 """Dashboard REST list and user endpoints, answered from the seeded export rows of a project.
 
 Routes: `/api/2/events/list`, `/api/2/usersearch`, `/api/2/useractivity`, `/api/2/annotations`,
-`/api/3/cohorts` (403 when `project.cohorts_addon` is False); the chart endpoints `/api/2/users`
-and `/api/2/sessions/average` live in `charts.py`. All need Basic auth (see `auth.py`).
+`/api/3/annotations` (404 when `project.serves_annotations_v3` is False), `/api/3/cohorts`
+(403 when `project.cohorts_addon` is False); the chart endpoints `/api/2/users` and
+`/api/2/sessions/average` live in `charts.py`. All need Basic auth (see `auth.py`).
 
 User activity follows reference b.5: `offset` counts from the most recent event (or the earliest
 with `direction=earliest`), `limit` is at most `state.limits.useractivity_max_limit` (400 above),
@@ -50,6 +51,18 @@ def annotations_list(request: Request, state: EmulatorState) -> Response:
         return Response.json(200, {"data": [dict(item) for item in project.annotations]})
 
 
+@route("GET", "/api/3/annotations")
+def annotations_list_v3(request: Request, state: EmulatorState) -> Response:
+    """Chart annotations (v3 shape); 404 when the project is set to serve only v2."""
+    project = authenticate(request, state)
+    if isinstance(project, Response):
+        return project
+    if not project.serves_annotations_v3:
+        return dashboard_error(404, "Not found", "Not found", kind="not_found")
+    with state.lock:
+        return Response.json(200, {"data": [dict(item) for item in project.annotations_v3]})
+
+
 @route("GET", "/api/3/cohorts")
 def cohorts_list(request: Request, state: EmulatorState) -> Response:
     """Behavioral cohorts; 403 when the project lacks the add-on."""
@@ -93,15 +106,12 @@ def user_search(request: Request, state: EmulatorState) -> Response:
     with state.lock:
         by_user = _events_by_user(project)
     matches = []
+    kinds: set[str] = set()
     for amplitude_id, events in by_user.items():
-        user_ids = {row["user_id"] for row in events if row["user_id"]}
-        device_ids = {row["device_id"] for row in events}
-        if not (
-            term == str(amplitude_id)
-            or term in device_ids
-            or any(user_id.startswith(term) for user_id in user_ids)
-        ):
+        kind = _match_kind(term, amplitude_id, events)
+        if kind is None:
             continue
+        kinds.add(kind)
         latest = _latest(events)
         matches.append(
             {
@@ -115,7 +125,27 @@ def user_search(request: Request, state: EmulatorState) -> Response:
         )
     if not matches:
         return Response.json(200, {"type": "nomatch", "matches": []})
-    return Response.json(200, {"matches": matches, "type": "match_user_or_device_id"})
+    kind = next(k for k in MATCH_KINDS if k in kinds)
+    return Response.json(200, {"matches": matches, "type": kind})
+
+
+MATCH_KINDS = ("match_amplitude_id", "match_user_or_device_id", "match_user_prefix")
+
+
+def _match_kind(term: str, amplitude_id: int, events: list[dict[str, Any]]) -> str | None:
+    """The documented `type` a search term matches this user as, or None.
+
+    An Amplitude ID gives `match_amplitude_id`, an exact user or device ID
+    `match_user_or_device_id`, the start of a user ID `match_user_prefix`.
+    """
+    user_ids = {row["user_id"] for row in events if row["user_id"]}
+    if term == str(amplitude_id):
+        return "match_amplitude_id"
+    if term in user_ids or term in {row["device_id"] for row in events}:
+        return "match_user_or_device_id"
+    if any(user_id.startswith(term) for user_id in user_ids):
+        return "match_user_prefix"
+    return None
 
 
 def _int_arg(request: Request, name: str, default: int) -> int | None:
@@ -213,6 +243,7 @@ def _user_data(amplitude_id: int, events: list[dict[str, Any]]) -> dict[str, Any
         "merge_times": [],
         "aliasing_user_ids": [],  # seen in real responses (fides dataset); empty without aliasing
         "aliased_user_id": None,
+        "aliasing_profiles": [],  # real responses carry it too (fides dataset)
         "num_events": len(events),
         "num_sessions": len(sessions),
         "usage_time": usage_ms,

@@ -151,6 +151,18 @@ USERS: tuple[User, ...] = (
 )
 
 
+# Usually null in real export rows (the filled form is the minority, see `filled_shape`).
+REAL_NULL_FIELDS = (
+    "$schema",
+    "is_attribution_event",
+    "user_creation_time",
+    "location_lat",
+    "location_lng",
+    "paying",
+    "device_type",
+)
+
+
 def hour_string(hour: datetime) -> str:
     """The Export API's hour parameter format, e.g. 20240301T05."""
     return hour.strftime("%Y%m%dT%H")
@@ -266,7 +278,34 @@ def _row(  # noqa: PLR0917  one argument per varying part of an event
         "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "version_name": "2.14.0",
     }
+    if not filled_shape(user, event_id):
+        real_shape(row, event_id)
     return row
+
+
+def filled_shape(user: User, event_id: int) -> bool:
+    """About one row in five keeps every field filled; the rest look like real export rows.
+
+    Decided from the ids, not the random stream, so the seeded data stays the same otherwise.
+    """
+    return (event_id * 7 + user.amplitude_id) % 5 == 0
+
+
+def real_shape(row: dict[str, Any], event_id: int) -> None:
+    """Blank what real export rows usually leave null or `{}` (reference, part 2, first list).
+
+    `amplitude_attribution_ids` is a list, `data` holds `group_first_event: {}` and
+    `group_ids: {}`, and carries `user_properties_updated` only when it is true.
+    """
+    for key in REAL_NULL_FIELDS:
+        row[key] = None
+    row["plan"] = {} if event_id % 2 else None
+    row["global_user_properties"] = {} if event_id % 3 else None
+    row["amplitude_attribution_ids"] = [f"attr-{event_id:06d}"] if event_id % 10 == 0 else []
+    updated = row["data"].pop("user_properties_updated")
+    row["data"].update({"group_first_event": {}, "group_ids": {}})
+    if updated:
+        row["data"]["user_properties_updated"] = True
 
 
 def _hour_rows(
@@ -319,6 +358,7 @@ def seed_project(project: Project, seed: int) -> None:
     project.export_rows = rows
     project.event_types = catalog.event_types(rows, [*EVENT_NAMES, SERVER_EVENT_NAME])
     project.annotations = catalog.chart_annotations()
+    project.annotations_v3 = catalog.chart_annotations_v3(project.annotations)
     project.cohorts = catalog.cohorts(project.project_id)
 
 

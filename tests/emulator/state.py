@@ -66,7 +66,12 @@ class Project:
     # Export side: rows as Amplitude stores them (raw timestamp strings), keyed by upload hour.
     export_rows: list[dict[str, Any]] = field(default_factory=list)
     event_types: list[dict[str, Any]] = field(default_factory=list)
-    annotations: list[dict[str, Any]] = field(default_factory=list)
+    annotations: list[dict[str, Any]] = field(default_factory=list)  # v2 shape
+    annotations_v3: list[dict[str, Any]] = field(default_factory=list)  # the same, v3 shape
+    serves_annotations_v3: bool = True  # False: /api/3/annotations answers 404 (v2 only)
+    # True: /api/2/sessions/average x-values read `2024-07-01T00:00:00` (a real 2024 capture);
+    # False: `2024-07-01`, as older captures and /api/2/users.
+    session_x_values_with_time: bool = True
     cohorts: list[dict[str, Any]] = field(default_factory=list)
     cohorts_addon: bool = True  # False: /api/3/cohorts answers 403 (no Behavioral Cohorts add-on)
     # Prebuilt zip files served as-is by /api/2/export: (start hour, end hour or "" for any, path).
