@@ -135,9 +135,7 @@ def export(request: Request, state: EmulatorState) -> Response:
             "Use a smaller time range, or Amazon S3 export for hours larger than 4GB",
         )
     corrupt = request.fault is not None and request.fault.kind == "corrupt_line"
-    handle, name = tempfile.mkstemp(
-        prefix="emulator-export-", suffix=".zip", dir=state.temp_dir
-    )
+    handle, name = tempfile.mkstemp(prefix="emulator-export-", suffix=".zip", dir=state.temp_dir)
     os.close(handle)
     path = Path(name)
     try:
