@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import ConfigValidationError
@@ -27,12 +28,15 @@ from target_amplitude.specs import (
     GROUP,
     ID_KEYS,
     KNOWN_FIELD_KEYS,
+    RESERVED_OBJECTS,
     SHAPES,
+    SKIP_USER_PROPERTIES_SYNC,
     SPEC_CONTROL_KEYS,
     STRING_KEYS,
     USER,
     USER_MAPPING,
     KindShape,
+    has_reserved_shape,
     property_operations,
 )
 from target_amplitude.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
@@ -84,10 +88,15 @@ class KindPlan:
             raise ConfigValidationError(f"{where}.null_values must be `skip` or `unset`")
         self.unset_nulls = null_values == "unset"
         self.allow_missing_time = bool(spec.get("allow_missing_time", False))
+        skip_sync = spec.get("skip_user_properties_sync", False)
+        if not isinstance(skip_sync, bool):
+            raise ConfigValidationError(f"{where}.skip_user_properties_sync must be true or false")
+        self.skip_user_properties_sync = skip_sync and kind == EVENT
         skip_types = spec.get("skip_event_types") or ()
         self.skip_event_types = frozenset(t for t in skip_types if "*" not in t)
         # Only `*` is a wildcard: "[Amplitude] *" must not read as a character class.
         self.skip_event_globs = tuple(t.replace("[", "[[]") for t in skip_types if "*" in t)
+        self.skipped: Counter[str] = Counter()  # event type -> records skipped so far
 
     def _compile_fields(
         self, spec: Mapping[str, Any], shape: KindShape, where: str, consumed: set[str]
@@ -121,6 +130,7 @@ class KindPlan:
         self.convention.update(
             {alias: key for alias, key in ALIASES.items() if key in self.convention}
         )
+        self.shaped_convention = frozenset(set(RESERVED_OBJECTS) & set(self.convention))
 
     def _compile_groups(
         self, groups: Any, where: str, consumed: set[str]
@@ -185,10 +195,13 @@ class KindPlan:
             if value is not None:
                 payload[key] = value
         if self.kind == EVENT and self._skipped(payload.get("event_type")):
+            self.skipped[str(payload.get("event_type"))] += 1
             return None
         self._normalise_strings(payload)
         if self.kind == EVENT:
             self._finish_event(payload, identity)
+            if self.skip_user_properties_sync:
+                payload[SKIP_USER_PROPERTIES_SYNC] = True
         self._finish_bags(payload, record, bags, leftovers)
         return payload
 
@@ -201,6 +214,7 @@ class KindPlan:
         leftovers: dict[str, Any] = {}
         skip = self.skip_fields
         convention = self.convention
+        shaped = self.shaped_convention
         include = self.bag_include
         exclude = self.bag_exclude
         take = self.take_leftovers
@@ -208,7 +222,7 @@ class KindPlan:
             if name in skip:
                 if value and name in self.pass_through and isinstance(value, dict):
                     bags[name] = value
-            elif name in convention:
+            elif name in convention and (name not in shaped or has_reserved_shape(name, value)):
                 if value is not None:
                     payload[convention[name]] = value
             elif (

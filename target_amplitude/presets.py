@@ -20,13 +20,18 @@ AMPLITUDE_EXPORT: dict[str, Any] = {
     "ip": "ip_address",
     "carrier": ["carrier", "device_carrier"],
     "app_version": ["app_version", "version_name"],
-    "device_model": ["device_model", "device_type"],
-    "device_brand": ["device_brand", "device_family"],
+    # A copy carries what the row had, nothing more: device_brand / device_model come from
+    # their own columns only (never from device_family / device_type), and `library` (the
+    # exporting SDK's name) is not re-sent; the ingestion docs do not list it.
+    "library": None,
     # Only the row's own bags (passed through): the other export fields are Amplitude's
     # bookkeeping, so no leftover column goes into event_properties.
     "event_properties": [],
     "group_properties": False,
     # Amplitude writes these itself (identify and session bookkeeping); they cannot be re-sent.
+    # Skipped rows are counted per event type in the log and the delivery summary
+    # (`skipped`); the user/group property changes of `$identify` / `$groupidentify` rows are
+    # not replayed (see README, "Copying a project").
     "skip_event_types": [
         "$identify",
         "$groupidentify",

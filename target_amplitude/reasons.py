@@ -25,6 +25,10 @@ OPERATOR_MIXING = "operator_mixing"
 OPERATOR_CONFLICT = "operator_conflict"
 OPERATORS_NOT_ALLOWED = "operators_not_allowed"
 TOO_DEEP = "too_deep"
+# Reserved fields with the wrong shape (Amplitude answers invalid_field for the whole request).
+INVALID_PLAN = "invalid_plan"
+INVALID_INGESTION_METADATA = "invalid_ingestion_metadata"
+INVALID_SKIP_USER_PROPERTIES_SYNC = "invalid_skip_user_properties_sync"
 UNSERIALIZABLE_VALUE = "unserializable_value"
 
 MAX_STRING_LENGTH = 1024  # Amplitude's limit for every string, ids included

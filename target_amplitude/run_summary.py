@@ -26,6 +26,7 @@ class StreamCounters:
     requests: int = 0
     bytes: int = 0
     not_ingested: int = 0  # acknowledged but missing from `events_ingested` (duplicates, ...)
+    skipped: dict[str, int] = field(default_factory=dict)  # event type -> skip_event_types hits
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view (throttled ids as a count plus a few examples)."""
@@ -41,6 +42,7 @@ class StreamCounters:
             "requests": self.requests,
             "bytes": self.bytes,
             "not_ingested": self.not_ingested,
+            "skipped": dict(self.skipped),
         }
 
 
@@ -63,6 +65,11 @@ class RunSummary:
         """Count one rejected record."""
         with self._lock:
             self._streams.setdefault(stream, StreamCounters()).rejected[reason] += 1
+
+    def set_skipped(self, stream: str, skipped: dict[str, int]) -> None:
+        """Records the stream skipped so far by `skip_event_types`, per event type (not sent)."""
+        with self._lock:
+            self._streams.setdefault(stream, StreamCounters()).skipped = dict(skipped)
 
     def throttled(self, stream: str, ids: set[str]) -> None:
         """Remember ids Amplitude throttled."""

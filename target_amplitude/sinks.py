@@ -16,6 +16,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_amplitude.delivery import Item
 from target_amplitude.mapping import record_key
+from target_amplitude.name_limits import counter_for
 from target_amplitude.plans import ENDPOINT_ORDER, StreamPlan, checks_for
 from target_amplitude.reasons import RecordCheckError
 from target_amplitude.specs import resolve_spec
@@ -92,6 +93,9 @@ class AmplitudeSink(BatchSink):
         self._position = 0
         self.skipped_records = 0
         self.open_since: int | None = None  # first record number of the batch being read
+        self._spec = spec
+        self._names = counter_for(target, self.logger.warning)
+        self._reported_skips: set[str] = set()
         self._lane_rows = self._rows_for_lanes()
 
     def _rows_for_lanes(self) -> int | None:
@@ -156,6 +160,7 @@ class AmplitudeSink(BatchSink):
             except RecordCheckError as problem:
                 self._reject(kind_plan.kind, payload, record, key, problem)
                 continue
+            self._names.count_payload(kind_plan.kind, payload, self.stream_name, self._spec)
             queues[kind_plan.endpoint].append(Item(payload, record, self.stream_name, key))
             for derived in step.derived:
                 extra: dict[str, Any] | None = None
@@ -180,6 +185,30 @@ class AmplitudeSink(BatchSink):
         detail = f"{kind} field '{problem.field}': {problem.detail}"
         self._target.deliverer.reject(item, problem.reason, detail)
 
+    def _report_skips(self, deliverer: Any) -> None:
+        """Skipped rows per event type: in the summary, and a warning for identify rows."""
+        skipped: dict[str, int] = {}
+        for step in self.plan.steps:
+            skipped.update(step.plan.skipped)
+        deliverer.run_summary.set_skipped(self.stream_name, skipped)
+        self.logger.info(
+            "Stream '%s': %d records skipped by skip_event_types so far: %s",
+            self.stream_name,
+            self.skipped_records,
+            skipped,
+        )
+        for event_type in ("$identify", "$groupidentify"):
+            if event_type in skipped and event_type not in self._reported_skips:
+                self._reported_skips.add(event_type)
+                self.logger.warning(
+                    "Stream '%s': %s rows are counted and not replayed (Amplitude writes them "
+                    "itself); the property changes they record reach the destination only "
+                    "through the user_properties of the copied events. Count in the delivery "
+                    "summary under 'skipped'.",
+                    self.stream_name,
+                    event_type,
+                )
+
     def process_batch(self, context: dict) -> None:
         """Hand the batch over: identifies, then groups and mappings, then events.
 
@@ -188,13 +217,9 @@ class AmplitudeSink(BatchSink):
         """
         queues: dict[str, list[Item]] = context["items"]
         record_count: int = context["record_count"]
-        if self.skipped_records:
-            self.logger.info(
-                "Stream '%s': %d records skipped by skip_event_types so far",
-                self.stream_name,
-                self.skipped_records,
-            )
         deliverer = self._target.deliverer
+        if self.skipped_records:
+            self._report_skips(deliverer)
         dry_run = self._target.dry_run_writer
         if dry_run is not None:
             for endpoint in ENDPOINT_ORDER:

@@ -109,6 +109,7 @@ SPEC_CONTROL_KEYS = frozenset(
         "group_membership",
         "touch_event",
         "skip_event_types",
+        "skip_user_properties_sync",
     ]
 )
 KNOWN_FIELD_KEYS = EVENT_KEYS | IDENTIFY_KEYS | GROUP_KEYS | USER_MAPPING_KEYS
@@ -125,6 +126,27 @@ OPERATOR_NAMES = {
 }
 GROUP_OPERATOR_NAMES = frozenset(("$set", "$setOnce", "$add", "$append", "$prepend", "$unset"))
 ID_KEYS = ("user_id", "device_id")
+SKIP_USER_PROPERTIES_SYNC = "$skip_user_properties_sync"
+# Reserved event objects: the keys Amplitude accepts in each, every value a string. A column
+# named like one maps to it by convention only when its value has this shape (a `plan` column
+# holding "pro" is a subscription plan, an ordinary event property).
+RESERVED_OBJECTS: dict[str, frozenset[str]] = {
+    "plan": frozenset(("branch", "source", "version", "versionId")),
+    "ingestion_metadata": frozenset(("source_name", "source_version")),
+}
+
+
+def has_reserved_shape(key: str, value: Any) -> bool:
+    """Whether `value` is a well-formed `plan` / `ingestion_metadata` object."""
+    keys = RESERVED_OBJECTS[key]
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and set(value) <= keys
+        and all(isinstance(item, str) for item in value.values())
+    )
+
+
 STRING_KEYS = ("event_type", "insert_id", "group_type", "group_value", "global_user_id")
 
 

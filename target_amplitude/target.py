@@ -88,6 +88,7 @@ class TargetAmplitude(Target):
                 "`event_properties`/`user_properties`/`group_properties` (`*`, a list, or "
                 "`{include, exclude}`), `property_operations`, `null_values`, "
                 "`allow_missing_time`, `touch_event`, `group_membership`, `skip_event_types`, "
+                "`skip_user_properties_sync` (historical events leave user properties alone), "
                 "`preset` (`amplitude_export`)."
             ),
         ),

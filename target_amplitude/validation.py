@@ -19,7 +19,10 @@ from target_amplitude.json_ready import JsonReadiness
 from target_amplitude.reasons import (
     ID_TOO_SHORT,
     INVALID_GROUP,
+    INVALID_INGESTION_METADATA,
     INVALID_NUMBER,
+    INVALID_PLAN,
+    INVALID_SKIP_USER_PROPERTIES_SYNC,
     INVALID_TIME,
     MAX_STRING_LENGTH,
     MISSING_EVENT_TYPE,
@@ -37,6 +40,7 @@ from target_amplitude.reasons import (
     TOO_MANY_GROUP_VALUES,
     RecordCheckError,
 )
+from target_amplitude.specs import RESERVED_OBJECTS, SKIP_USER_PROPERTIES_SYNC, has_reserved_shape
 
 MAX_GROUP_TYPES = 5
 MAX_GROUP_VALUES = 10
@@ -94,6 +98,7 @@ GROUP_OPERATORS = frozenset({"$set", "$setOnce", "$add", "$append", "$prepend", 
 FLOAT_FIELDS = ("price", "revenue", "location_lat", "location_lng")
 INT_FIELDS = ("quantity", "session_id", "event_id")
 ID_FIELDS = ("user_id", "device_id")
+RESERVED_OBJECT_REASONS = {"plan": INVALID_PLAN, "ingestion_metadata": INVALID_INGESTION_METADATA}
 
 
 class Checker:
@@ -139,6 +144,7 @@ class Checker:
         if insert_id is not None and len(insert_id) > MAX_STRING_LENGTH:
             self._check_string("insert_id", insert_id)
         self._check_numbers(event)
+        self._check_reserved(event)
         if "groups" in event:
             self._check_groups(event["groups"])
         user_properties = event.get("user_properties")
@@ -242,6 +248,25 @@ class Checker:
         for name in INT_FIELDS:
             if name in payload:
                 payload[name] = _as_int(name, payload[name])
+
+    def _check_reserved(self, event: dict[str, Any]) -> None:
+        """`plan`, `ingestion_metadata` and `$skip_user_properties_sync` in Amplitude's shape."""
+        for name in RESERVED_OBJECTS:
+            if name in event and not has_reserved_shape(name, event[name]):
+                keys = ", ".join(sorted(RESERVED_OBJECTS[name]))
+                raise RecordCheckError(
+                    RESERVED_OBJECT_REASONS[name],
+                    name,
+                    f"{event[name]!r} is not Amplitude's reserved {name} object (string values "
+                    f"under {keys}); map the column to event_properties instead",
+                )
+        skip_sync = event.get(SKIP_USER_PROPERTIES_SYNC)
+        if skip_sync is not None and not isinstance(skip_sync, bool):
+            raise RecordCheckError(
+                INVALID_SKIP_USER_PROPERTIES_SYNC,
+                SKIP_USER_PROPERTIES_SYNC,
+                f"{skip_sync!r} is not true or false",
+            )
 
     def _check_groups(self, groups: Any) -> None:
         if not isinstance(groups, dict):

@@ -272,7 +272,6 @@ def test_export_preset_maps_export_fields_to_ingestion_fields():
         "ip": "203.0.113.1",
         "carrier": "T-Mobile",
         "app_version": "2.14.0",
-        "device_model": "Apple iPhone",
         "os_name": "ios",
         "location_lat": 1.5,
         "session_id": 1709251353000,

@@ -32,13 +32,13 @@ MAX_GROUP_TYPES = 5
 MAX_GROUP_VALUES = 10
 INTEGER_FIELDS = ("time", "quantity", "session_id", "event_id")
 NUMBER_FIELDS = ("price", "revenue", "location_lat", "location_lng")
-OBJECT_FIELDS = (
-    "event_properties",
-    "user_properties",
-    "group_properties",
-    "plan",
-    "ingestion_metadata",
-)
+OBJECT_FIELDS = ("event_properties", "user_properties", "group_properties")
+# Reserved objects (HTTP V2 page): only these keys, each a string; anything else is invalid_field.
+RESERVED_OBJECTS = {
+    "plan": frozenset(("branch", "source", "version", "versionId")),
+    "ingestion_metadata": frozenset(("source_name", "source_version")),
+}
+SKIP_USER_PROPERTIES_SYNC = "$skip_user_properties_sync"
 ID_FIELDS = ("user_id", "device_id")
 # Amplitude writes these itself; the HTTP V2 page lists them as reserved.
 RESERVED_EVENT_TYPES = frozenset(
@@ -185,9 +185,26 @@ def _wrongly_typed_fields(event: dict[str, Any]) -> list[str]:
         for name in OBJECT_FIELDS
         if event.get(name) is not None and not isinstance(event[name], dict)
     ]
+    wrong += [
+        name
+        for name, keys in RESERVED_OBJECTS.items()
+        if event.get(name) is not None and not reserved_object_is_valid(event[name], keys)
+    ]
+    skip_sync = event.get(SKIP_USER_PROPERTIES_SYNC)
+    if skip_sync is not None and not isinstance(skip_sync, bool):
+        wrong.append(SKIP_USER_PROPERTIES_SYNC)
     if event.get("groups") is not None and not groups_are_valid(event["groups"]):
         wrong.append("groups")
     return wrong
+
+
+def reserved_object_is_valid(value: Any, keys: frozenset[str]) -> bool:
+    """A reserved object (`plan`, `ingestion_metadata`): known keys with string values."""
+    return (
+        isinstance(value, dict)
+        and set(value) <= keys
+        and all(isinstance(item, str) for item in value.values())
+    )
 
 
 def _check_operations(

@@ -11,6 +11,7 @@ from tests.emulator.event_checks import (
     DEFAULT_MIN_ID_LENGTH,
     GROUP_IDENTIFY,
     IDENTIFY,
+    SKIP_USER_PROPERTIES_SYNC,
     EventProblems,
     check_event,
 )
@@ -166,7 +167,11 @@ def _store(project: Project, events: list[dict[str, Any]], limits: Limits, now: 
 
 
 def _apply_profiles(project: Project, event: dict[str, Any]) -> None:
-    """$identify / $groupidentify events update profiles; plain events $set plain properties."""
+    """$identify / $groupidentify events update profiles; plain events $set plain properties.
+
+    An event sent with `$skip_user_properties_sync: true` keeps its own user_properties and
+    leaves the profile's alone (Amplitude's backfill guide).
+    """
     event_type = event.get("event_type")
     if event_type == GROUP_IDENTIFY:
         bag = event.get("group_properties")
@@ -174,6 +179,9 @@ def _apply_profiles(project: Project, event: dict[str, Any]) -> None:
             for group_value in value if isinstance(value, list) else [value]:
                 apply_group_properties(project, group_type, str(group_value), bag, USER_OPERATORS)
         return
-    profile = apply_identity(project, event, operators_allowed=event_type == IDENTIFY)
+    holder = event
+    if event.get(SKIP_USER_PROPERTIES_SYNC) is True and event_type != IDENTIFY:
+        holder = {k: v for k, v in event.items() if k != "user_properties"}
+    profile = apply_identity(project, holder, operators_allowed=event_type == IDENTIFY)
     if profile is not None:
         event["amplitude_id"] = profile["amplitude_id"]
