@@ -219,7 +219,9 @@ class LanePipeline:
         if finished:
             ticket.done()
         with self._cond:
-            if ticket.parts == 0 and self._error is None:
+            # Only the lane that finished the ticket's last part retires it: another lane may
+            # reach this block after the count reached zero and must not retire it twice.
+            if finished:
                 self._outstanding[ticket.first_seq] -= 1
                 if not self._outstanding[ticket.first_seq]:
                     del self._outstanding[ticket.first_seq]
