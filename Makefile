@@ -27,7 +27,8 @@ plugins: setup
 postgres:
 	bash scripts/ensure_postgres.sh
 
-test: setup postgres
+# The lint gate runs first: a formatting slip or a type error fails CI before the slow suite starts.
+test: setup postgres lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: setup
@@ -44,4 +45,5 @@ check-docs: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy tap_amplitude target_amplitude tests scripts
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy tap_amplitude target_amplitude amplitude_emulator tests scripts

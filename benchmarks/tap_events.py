@@ -46,9 +46,9 @@ FLOOR_RSS_MB = 200
 
 def build_archive(work_dir: Path, size_mb: int) -> dict:
     """A cached synthetic archive of about `size_mb` MB of JSON lines, and what it holds."""
-    from tests.emulator.data import synthetic_rows  # noqa: PLC0415
-    from tests.emulator.export import write_archive  # noqa: PLC0415
-    from tests.emulator.state import PROJECT_A_ID  # noqa: PLC0415
+    from amplitude_emulator.data import synthetic_rows  # noqa: PLC0415
+    from amplitude_emulator.export import write_archive  # noqa: PLC0415
+    from amplitude_emulator.state import PROJECT_A_ID  # noqa: PLC0415
 
     path = work_dir / f"export_{size_mb}mb.zip"
     meta_path = path.with_suffix(".json")
@@ -130,8 +130,8 @@ def run_child(command: list[str], stdout: int | None) -> tuple[float, float, byt
 
 def tap_files(work_dir: Path, emulator_url: str, meta: dict) -> tuple[Path, Path]:
     """Config and catalog for one tap run over exactly the archive's hours, in one window."""
+    from amplitude_emulator.state import API_KEY_A, SECRET_KEY_A  # noqa: PLC0415
     from tap_amplitude.tap import TapAmplitude  # noqa: PLC0415
-    from tests.emulator.state import API_KEY_A, SECRET_KEY_A  # noqa: PLC0415
     from tests.events_harness import events_only_catalog  # noqa: PLC0415
 
     end = START_HOUR + dt.timedelta(hours=meta["hours"])
@@ -155,7 +155,7 @@ def measure(
     work_dir: Path, size_mb: int, emulator: object, repeat: int, *, sdk_default: bool = False
 ) -> dict:
     """Raw ceiling and tap figures for one archive size."""
-    from tests.emulator.export import serve_archive  # noqa: PLC0415
+    from amplitude_emulator.export import serve_archive  # noqa: PLC0415
 
     meta = build_archive(work_dir, size_mb)
     state = emulator.state  # type: ignore[attr-defined]
@@ -271,7 +271,7 @@ def main() -> int:
     if args.raw_ceiling:
         raw_ceiling(args.raw_ceiling)
         return 0
-    from tests.emulator import Emulator  # noqa: PLC0415
+    from amplitude_emulator import Emulator  # noqa: PLC0415
 
     work_dir = Path(args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from amplitude_emulator import Emulator, data
 from tests.dashboard_helpers import base_config, requests_to, run_tap
-from tests.emulator import Emulator, data
 
 HEAVY = data.USERS[0]
 

@@ -117,7 +117,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "tests.emulator"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+            [PYTHON, "-m", "amplitude_emulator"], cwd=ROOT, stdout=subprocess.PIPE, text=True
         )
         if self.proc.stdout is None:
             raise SystemExit("the emulator did not start")

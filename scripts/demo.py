@@ -1,9 +1,9 @@
 """`make demo`: Meltano pipelines against the bundled emulator (or a real project), then a report.
 
-Emulator mode (default): starts `python -m tests.emulator`, extracts project A into JSON Lines files
-and DuckDB, copies project A's events into project B through target-amplitude, then prints where
-everything landed. Real mode (TAP_AMPLITUDE_API_KEY set in the shell or .env): extracts the last
-7 days of that project into the same local files and never writes to Amplitude.
+Emulator mode (default): starts `python -m amplitude_emulator`, extracts project A into JSON Lines
+files and DuckDB, copies project A's events into project B through target-amplitude, then prints
+where everything landed. Real mode (TAP_AMPLITUDE_API_KEY set in the shell or .env): extracts the
+last 7 days of that project into the same local files and never writes to Amplitude.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def start_emulator(out: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """The bundled emulator as a child process, and the JSON line it prints (url, projects)."""
     with (out / "emulator.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.emulator"],
+            [sys.executable, "-m", "amplitude_emulator"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -132,7 +132,7 @@ def report_local(env: dict[str, str]) -> None:
 
 
 def run_emulator_demo(env: dict[str, str], out: Path) -> None:
-    step("Starting the bundled Amplitude emulator (python -m tests.emulator)")
+    step("Starting the bundled Amplitude emulator (python -m amplitude_emulator)")
     process, described = start_emulator(out)
     try:
         url = described["url"]

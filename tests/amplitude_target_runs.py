@@ -7,14 +7,14 @@ import json
 from contextlib import redirect_stderr, redirect_stdout
 from typing import TYPE_CHECKING, Any
 
+from amplitude_emulator import API_KEY_B, PROJECT_B_ID
 from target_amplitude.target import TargetAmplitude
-from tests.emulator import API_KEY_B, PROJECT_B_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from tests.emulator import Emulator
-    from tests.emulator.state import Project
+    from amplitude_emulator import Emulator
+    from amplitude_emulator.state import Project
 
 
 def config_for(emulator: Emulator, streams: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.emulator import Emulator
+from amplitude_emulator import Emulator
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from io import BytesIO, TextIOWrapper
 from typing import TYPE_CHECKING, Any
 
+from amplitude_emulator import API_KEY_A, SECRET_KEY_A
 from tap_amplitude.tap import TapAmplitude
 from tap_amplitude.user_run import user_run
-from tests.emulator import API_KEY_A, SECRET_KEY_A
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from amplitude_emulator import Emulator
     from tap_amplitude.throttle import SlidingWindowThrottle
-    from tests.emulator import Emulator
 
 UNLIMITED_PER_HOUR = 10_000_000
 

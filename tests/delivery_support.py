@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from amplitude_emulator.state import API_KEY_B, PROJECT_B_ID
 from target_amplitude.client import AmplitudeClient
 from target_amplitude.delivery import Deliverer, DeliverySettings, Item
-from tests.emulator.state import API_KEY_B, PROJECT_B_ID
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 

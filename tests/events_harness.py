@@ -9,14 +9,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from amplitude_emulator.faults import Fault
+from amplitude_emulator.state import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A
 from tap_amplitude.tap import TapAmplitude
-from tests.emulator.faults import Fault
-from tests.emulator.state import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 EXPORT_PATH = "/api/2/export"
 

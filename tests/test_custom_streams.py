@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from singer_sdk.exceptions import FatalAPIError
 
+from amplitude_emulator import PROJECT_A_ID, Emulator, data
 from tap_amplitude.custom_streams import CustomStream, infer_schema
 from tap_amplitude.tap import TapAmplitude
 from tests.dashboard_helpers import base_config, requests_to, run_tap
-from tests.emulator import PROJECT_A_ID, Emulator, data
 
 RAW_EVENT_TYPES = {
     "name": "raw_event_types",

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from singer_sdk.exceptions import FatalAPIError
 
+from amplitude_emulator import PROJECT_A_ID, SECRET_KEY_A, SECRET_KEY_B, Emulator
+from amplitude_emulator.faults import Fault
 from tap_amplitude.tap import TapAmplitude
 from tests.dashboard_helpers import base_config, requests_to, run_tap
-from tests.emulator import PROJECT_A_ID, SECRET_KEY_A, SECRET_KEY_B, Emulator
-from tests.emulator.faults import Fault
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -17,9 +17,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from amplitude_emulator.faults import Fault
+from amplitude_emulator.state import API_KEY_B, PROJECT_B_ID
 from tests.delivery_support import BASE_MS, posted_bodies, stored_events
-from tests.emulator.faults import Fault
-from tests.emulator.state import API_KEY_B, PROJECT_B_ID
 
 if TYPE_CHECKING:
     from pathlib import Path

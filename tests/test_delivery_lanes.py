@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from amplitude_emulator.faults import Fault
 from target_amplitude.lanes import AdaptiveLimit, LanePipeline, lane_of
 from target_amplitude.pending import Item
 from tests.amplitude_target_runs import config_for, run_target, schema_message
 from tests.delivery_support import BASE_MS, stored_events
-from tests.emulator.faults import Fault
 from tests.test_delivery_crash_safety import (
     _config,
     _kill_when,
@@ -33,7 +33,7 @@ from tests.test_delivery_crash_safety import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 STREAMS = {"orders": {"object": "event", "event_type": {"const": "Order Completed"}}}
 

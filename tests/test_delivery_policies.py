@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from amplitude_emulator.state import API_KEY_B
 from target_amplitude.delivery import EVENTS
 from tests.delivery_support import (
     dead_letters,
@@ -9,7 +10,6 @@ from tests.delivery_support import (
     make_deliverer,
     stored_insert_ids,
 )
-from tests.emulator.state import API_KEY_B
 
 
 def _batch_with_bad_records():

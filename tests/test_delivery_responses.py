@@ -7,6 +7,8 @@ import urllib.parse
 
 import pytest
 
+from amplitude_emulator.faults import Fault
+from amplitude_emulator.state import PROJECT_B_ID
 from target_amplitude.client import AmplitudeClient
 from target_amplitude.delivery import (
     EVENTS,
@@ -27,8 +29,6 @@ from tests.delivery_support import (
     posted_insert_ids,
     stored_insert_ids,
 )
-from tests.emulator.faults import Fault
-from tests.emulator.state import PROJECT_B_ID
 
 
 def test_200_acknowledges_every_event_and_counts_it(emulator, tmp_path):

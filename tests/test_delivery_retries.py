@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from amplitude_emulator.faults import Fault
 from target_amplitude.delivery import EVENTS, RetriesExhaustedError
 from tests.delivery_support import (
     FakeClock,
@@ -17,7 +18,6 @@ from tests.delivery_support import (
     stored_events,
     stored_insert_ids,
 )
-from tests.emulator.faults import Fault
 
 
 def _wait_for_requests(emulator, path: str, count: int) -> None:

@@ -14,6 +14,7 @@ import random
 import time
 from collections import Counter
 
+from amplitude_emulator.faults import Fault
 from target_amplitude.delivery import EVENTS
 from tests.delivery_support import (
     FakeClock,
@@ -23,7 +24,6 @@ from tests.delivery_support import (
     posted_bodies,
     stored_insert_ids,
 )
-from tests.emulator.faults import Fault
 
 SEED = 20261122
 TOTAL = 100_000

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.emulator import (
+from amplitude_emulator import (
     API_KEY_A,
     API_KEY_B,
     PROJECT_A_ID,

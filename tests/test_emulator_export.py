@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from tests.emulator import (
+from amplitude_emulator import (
     API_KEY_A,
     API_KEY_B,
     PROJECT_A_ID,

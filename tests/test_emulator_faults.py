@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.emulator import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A, Emulator
+from amplitude_emulator import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A, Emulator
 
 AUTH_A = (API_KEY_A, SECRET_KEY_A)
 EXPORT = "/api/2/export"
@@ -228,7 +228,7 @@ def test_unknown_path_is_404_and_wrong_method_405(emulator: Emulator) -> None:
 def test_command_line_emulator_prints_its_url_and_stops_on_sigterm() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with subprocess.Popen(
-        [sys.executable, "-m", "tests.emulator", "--seed", "7"],
+        [sys.executable, "-m", "amplitude_emulator", "--seed", "7"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from tests.emulator import API_KEY_B, PROJECT_B_ID
+from amplitude_emulator import API_KEY_B, PROJECT_B_ID
 
 
 def post_form(emulator, path: str, **fields) -> requests.Response:

@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 
-from tests.emulator import API_KEY_B, PROJECT_B_ID
+from amplitude_emulator import API_KEY_B, PROJECT_B_ID
 
 ENDPOINTS = ["/batch", "/2/httpapi"]
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.emulator import API_KEY_A, API_KEY_B, PROJECT_B_ID, SECRET_KEY_A
+from amplitude_emulator import API_KEY_A, API_KEY_B, PROJECT_B_ID, SECRET_KEY_A
 
 
 def _timed(call) -> tuple[int, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.profiles import (
+from amplitude_emulator.profiles import (
     GROUP_OPERATORS,
     ProfileError,
     normalize_operations,

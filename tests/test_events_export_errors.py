@@ -9,8 +9,8 @@ import backoff
 import pytest
 from singer_sdk.exceptions import FatalAPIError
 
+from amplitude_emulator.data import EMPTY_HOUR, row_bytes
 from tap_amplitude.events import EventsStream
-from tests.emulator.data import EMPTY_HOUR, row_bytes
 from tests.events_harness import (
     EXPORT_PATH,
     arm,
@@ -23,7 +23,7 @@ from tests.events_harness import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from tests.events_harness import base_config, run_tap
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 
 class SdkDefaultPathEvents(EventsStream):

@@ -20,7 +20,7 @@ from tests.events_harness import (
 )
 
 if TYPE_CHECKING:
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS_INTO_WINDOW_2 = 50

@@ -13,10 +13,10 @@ import pytest
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
+from amplitude_emulator.state import API_KEY_A
 from tap_amplitude.events import EventsStream
 from tap_amplitude.tap import TapAmplitude
 from tap_amplitude.timestamps import TIMESTAMP_FIELDS, to_rfc3339
-from tests.emulator.state import API_KEY_A
 from tests.events_harness import (
     Run,
     arm,
@@ -29,7 +29,7 @@ from tests.events_harness import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from amplitude_emulator import PROJECT_A_ID, data
 from tap_amplitude.streams import epoch_to_rfc3339, series_day
 from tests.dashboard_helpers import base_config, requests_to, run_tap
-from tests.emulator import PROJECT_A_ID, data
 
 if TYPE_CHECKING:
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 SERIES_DAYS = ["2024-03-01", "2024-03-02", "2024-03-03"]
 

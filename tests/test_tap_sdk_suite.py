@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from singer_sdk.testing import SuiteConfig, TapTestRunner, get_tap_test_class
 
+from amplitude_emulator import API_KEY_A, SECRET_KEY_A, Emulator, data
 from tap_amplitude.tap import TapAmplitude
-from tests.emulator import API_KEY_A, SECRET_KEY_A, Emulator, data
 
 PLACEHOLDER_URL = "http://127.0.0.1:9"
 SUITE_CONFIG = SuiteConfig(max_records_limit=150)

@@ -9,8 +9,8 @@ import urllib.parse
 import pytest
 import responses
 
+from amplitude_emulator.faults import Fault
 from tests.amplitude_target_runs import config_for, project_b, run_target, singer_input
-from tests.emulator.faults import Fault
 
 T0 = "2024-05-01T10:00:00Z"
 T0_MS = 1_714_557_600_000

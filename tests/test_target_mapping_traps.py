@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from amplitude_emulator.event_checks import EventProblems, check_event
 from tests.amplitude_target_runs import (
     config_for,
     dead_letters,
@@ -12,14 +13,13 @@ from tests.amplitude_target_runs import (
     run_target,
     singer_input,
 )
-from tests.emulator.event_checks import EventProblems, check_event
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import pytest
 
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 T0 = "2024-05-01T10:00:00Z"
 

@@ -14,8 +14,8 @@ import pytest
 from singer_sdk.testing import TargetTestRunner, get_target_test_class
 from singer_sdk.testing.templates import TargetFileTestTemplate
 
+from amplitude_emulator import API_KEY_B, PROJECT_B_ID, Emulator
 from target_amplitude.target import TargetAmplitude
-from tests.emulator import API_KEY_B, PROJECT_B_ID, Emulator
 
 PLACEHOLDER_URL = "http://127.0.0.1:9"
 

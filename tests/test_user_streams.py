@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 
 import requests
 
+from amplitude_emulator import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A, Emulator, data
+from amplitude_emulator.faults import Fault
 from tap_amplitude.throttle import SlidingWindowThrottle
 from tap_amplitude.user_streams import UserActivityPaginator
 from tests.dashboard_helpers import base_config, requests_to, run_tap
-from tests.emulator import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A, Emulator, data
-from tests.emulator.faults import Fault
 
 HEAVY = data.USERS[0]  # more than 1000 events
 ALICE = data.USERS[1]

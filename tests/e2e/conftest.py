@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from amplitude_emulator import API_KEY_A, API_KEY_B, SECRET_KEY_A
 from tests.e2e.meltano_project import Pipeline, install_plugins
 from tests.e2e.postgres_server import PostgresServer, start_server
-from tests.emulator import API_KEY_A, API_KEY_B, SECRET_KEY_A
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from tests.emulator import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A
+from amplitude_emulator import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A
 
 if TYPE_CHECKING:
-    from tests.emulator import Emulator
+    from amplitude_emulator import Emulator
 
 DEV_START = datetime(2024, 3, 1, tzinfo=timezone.utc)
 DEV_END = datetime(2024, 3, 8, tzinfo=timezone.utc)  # meltano.yml dev environment `end_date`

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from amplitude_emulator import PROJECT_B_ID
 from tests.e2e import expected
-from tests.emulator import PROJECT_B_ID
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from amplitude_emulator import Emulator
     from tests.e2e.meltano_project import Pipeline
-    from tests.emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from amplitude_emulator import PROJECT_B_ID
+from amplitude_emulator.data import SERVER_EVENT_NAME
 from tests.e2e import expected
-from tests.emulator import PROJECT_B_ID
-from tests.emulator.data import SERVER_EVENT_NAME
 
 if TYPE_CHECKING:
+    from amplitude_emulator import Emulator
     from tests.e2e.meltano_project import Pipeline
-    from tests.emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ from tests.e2e import expected
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from amplitude_emulator import Emulator
     from tests.e2e.meltano_project import Pipeline
-    from tests.emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from amplitude_emulator import PROJECT_A_ID
+from amplitude_emulator.data import HEAVY_USER_ID, add_export_rows
 from tests.e2e import expected
-from tests.emulator import PROJECT_A_ID
-from tests.emulator.data import HEAVY_USER_ID, add_export_rows
 
 if TYPE_CHECKING:
+    from amplitude_emulator import Emulator
     from tests.e2e.meltano_project import Pipeline
-    from tests.emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator.profiles import (
+from amplitude_emulator.profiles import (
     GROUP_OPERATORS,
     USER_OPERATORS,
     apply_operations,
@@ -12,7 +12,7 @@ from tests.emulator.profiles import (
 )
 
 if TYPE_CHECKING:
-    from tests.emulator.state import Project
+    from amplitude_emulator.state import Project
 
 # Top-level keys an event or identification carries about the user's device and place.
 DEVICE_FIELDS = (

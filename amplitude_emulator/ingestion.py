@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tests.emulator import identify  # noqa: F401  registers /identify, /groupidentify, /usermap
-from tests.emulator.event_checks import (
+from amplitude_emulator import identify  # noqa: F401  registers /identify, /groupidentify, /usermap
+from amplitude_emulator.event_checks import (
     DEFAULT_MIN_ID_LENGTH,
     GROUP_IDENTIFY,
     IDENTIFY,
@@ -15,8 +15,8 @@ from tests.emulator.event_checks import (
     EventProblems,
     check_event,
 )
-from tests.emulator.http import Request, Response, route
-from tests.emulator.ingest_common import (
+from amplitude_emulator.http import Request, Response, route
+from amplitude_emulator.ingest_common import (
     PAYLOAD_TOO_LARGE,
     RefusedError,
     bump,
@@ -24,12 +24,12 @@ from tests.emulator.ingest_common import (
     error,
     header,
 )
-from tests.emulator.profile_store import apply_group_properties, apply_identity
-from tests.emulator.profiles import USER_OPERATORS
-from tests.emulator.throttle import indices_per_id, record, rejection
+from amplitude_emulator.profile_store import apply_group_properties, apply_identity
+from amplitude_emulator.profiles import USER_OPERATORS
+from amplitude_emulator.throttle import indices_per_id, record, rejection
 
 if TYPE_CHECKING:
-    from tests.emulator.state import EmulatorState, Limits, Project
+    from amplitude_emulator.state import EmulatorState, Limits, Project
 
 
 @route("POST", "/2/httpapi")

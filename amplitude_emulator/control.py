@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator.faults import Fault
-from tests.emulator.http import Request, Response, route
+from amplitude_emulator.faults import Fault
+from amplitude_emulator.http import Request, Response, route
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tests.emulator.state import EmulatorState, Project
+    from amplitude_emulator.state import EmulatorState, Project
 
 PREFIX = "/__emulator__"
 

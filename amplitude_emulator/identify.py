@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator.event_checks import (
+from amplitude_emulator.event_checks import (
     DEFAULT_MIN_ID_LENGTH,
     check_ids,
     groups_are_valid,
     truncate_strings,
 )
-from tests.emulator.http import Request, Response, route
-from tests.emulator.ingest_common import (
+from amplitude_emulator.http import Request, Response, route
+from amplitude_emulator.ingest_common import (
     PAYLOAD_TOO_LARGE,
     RefusedError,
     bump,
@@ -20,17 +20,17 @@ from tests.emulator.ingest_common import (
     form_fields,
     json_field,
 )
-from tests.emulator.profile_store import apply_group_properties, apply_identity
-from tests.emulator.profiles import (
+from amplitude_emulator.profile_store import apply_group_properties, apply_identity
+from amplitude_emulator.profiles import (
     GROUP_OPERATORS,
     USER_OPERATORS,
     ProfileError,
     normalize_operations,
 )
-from tests.emulator.throttle import indices_per_id, record, throttle_body
+from amplitude_emulator.throttle import indices_per_id, record, throttle_body
 
 if TYPE_CHECKING:
-    from tests.emulator.state import EmulatorState, Project
+    from amplitude_emulator.state import EmulatorState, Project
 
 SUCCESS = "success"
 IDENTIFY_SCOPE = "identify:"  # identifications are rate-limited apart from events

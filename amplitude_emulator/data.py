@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator import catalog
+from amplitude_emulator import catalog
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.emulator.state import Project
+    from amplitude_emulator.state import Project
 
 FIRST_HOUR = datetime(2024, 3, 1, 0, tzinfo=timezone.utc)
 LAST_HOUR = datetime(2024, 3, 3, 23, tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ import bisect
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.emulator.state import Limits, Project
+    from amplitude_emulator.state import Limits, Project
 
 DAY_SECONDS = 24 * 3600
 IdIndices = dict[tuple[str, str], list[int]]  # ("user"|"device", id) -> request indices

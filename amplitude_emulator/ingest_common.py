@@ -10,10 +10,10 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator.http import Request, Response
+from amplitude_emulator.http import Request, Response
 
 if TYPE_CHECKING:
-    from tests.emulator.state import Project
+    from amplitude_emulator.state import Project
 
 PAYLOAD_TOO_LARGE = {"code": 413, "error": "Payload too large"}
 

@@ -29,16 +29,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator.auth import authenticate
-from tests.emulator.data import row_bytes
-from tests.emulator.http import Response, dashboard_error, route
-from tests.emulator.state import PROJECT_A_ID
+from amplitude_emulator.auth import authenticate
+from amplitude_emulator.data import row_bytes
+from amplitude_emulator.http import Response, dashboard_error, route
+from amplitude_emulator.state import PROJECT_A_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from tests.emulator.http import Request
-    from tests.emulator.state import EmulatorState, Project
+    from amplitude_emulator.http import Request
+    from amplitude_emulator.state import EmulatorState, Project
 
 ROWS_PER_PART = 10  # rows per gzip member of one hour; small so the seeded hours have several parts
 SHUFFLE_BUFFER = 16  # finished members held back and written in shuffled order

@@ -17,13 +17,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator import charts  # noqa: F401  registers the chart routes
-from tests.emulator.auth import authenticate
-from tests.emulator.http import Response, dashboard_error, route
+from amplitude_emulator import charts  # noqa: F401  registers the chart routes
+from amplitude_emulator.auth import authenticate
+from amplitude_emulator.http import Response, dashboard_error, route
 
 if TYPE_CHECKING:
-    from tests.emulator.http import Request
-    from tests.emulator.state import EmulatorState, Project
+    from amplitude_emulator.http import Request
+    from amplitude_emulator.state import EmulatorState, Project
 
 DIRECTIONS = ("latest", "earliest")
 

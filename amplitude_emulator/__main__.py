@@ -7,12 +7,12 @@ import signal
 import sys
 import threading
 
-from tests.emulator.server import Emulator
+from amplitude_emulator.server import Emulator
 
 
 def main() -> None:
     """Parse arguments, serve until SIGTERM/SIGINT."""
-    parser = argparse.ArgumentParser(prog="python -m tests.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m amplitude_emulator", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = a free one)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated data set")
     args = parser.parse_args()

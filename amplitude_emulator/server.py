@@ -12,14 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.emulator.http import Request, Response, find_route
-from tests.emulator.state import EmulatorState, LoggedRequest
+from amplitude_emulator.http import Request, Response, find_route
+from amplitude_emulator.state import EmulatorState, LoggedRequest
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 # Endpoint modules register their routes on import.
-from tests.emulator import control, dashboard, export, ingestion  # noqa: F401  isort: skip
+from amplitude_emulator import control, dashboard, export, ingestion  # noqa: F401  isort: skip
 from typing_extensions import Self
 
 CHUNK = 1024 * 1024

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.emulator.faults import Fault
-    from tests.emulator.state import EmulatorState
+    from amplitude_emulator.faults import Fault
+    from amplitude_emulator.state import EmulatorState
 
 
 @dataclass

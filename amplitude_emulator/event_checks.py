@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.emulator.profiles import USER_OPERATORS, ProfileError, normalize_operations
+from amplitude_emulator.profiles import USER_OPERATORS, ProfileError, normalize_operations
 
 # Documented always-invalid identifier values (compared case-insensitively).
 INVALID_ID_VALUES = frozenset(

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator import data
-from tests.emulator.auth import authenticate
-from tests.emulator.http import Response, dashboard_error, route
+from amplitude_emulator import data
+from amplitude_emulator.auth import authenticate
+from amplitude_emulator.http import Response, dashboard_error, route
 
 if TYPE_CHECKING:
-    from tests.emulator.http import Request
-    from tests.emulator.state import EmulatorState
+    from amplitude_emulator.http import Request
+    from amplitude_emulator.state import EmulatorState
 
 GROUP_BY_PROPERTIES = {
     "country": "country",

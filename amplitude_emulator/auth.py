@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.emulator.http import Response, dashboard_error
+from amplitude_emulator.http import Response, dashboard_error
 
 if TYPE_CHECKING:
-    from tests.emulator.http import Request
-    from tests.emulator.state import EmulatorState, Project
+    from amplitude_emulator.http import Request
+    from amplitude_emulator.state import EmulatorState, Project
 
 
 def authenticate(request: Request, state: EmulatorState) -> Project | Response:

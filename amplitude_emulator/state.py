@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator import data
+from amplitude_emulator import data
 
 if TYPE_CHECKING:
-    from tests.emulator.faults import Fault
+    from amplitude_emulator.faults import Fault
 
 # Two projects, so a test can copy project A into project B. Keys are fake and only valid here.
 PROJECT_A_ID = 187520

@@ -1,7 +1,7 @@
-"""A loopback Amplitude: Export, Dashboard REST and ingestion APIs as documented, for tests only."""
+"""A loopback Amplitude (Export, Dashboard REST, ingestion APIs) for tests, demo and benchmarks."""
 
-from tests.emulator.server import Emulator
-from tests.emulator.state import (
+from amplitude_emulator.server import Emulator
+from amplitude_emulator.state import (
     API_KEY_A,
     API_KEY_B,
     PROJECT_A_ID,
