@@ -30,6 +30,11 @@ ALL_STREAMS = {
     "user_search",
     "user_activity",
     "user_profiles",
+    "taxonomy_categories",
+    "taxonomy_events",
+    "taxonomy_event_properties",
+    "taxonomy_user_properties",
+    "taxonomy_group_properties",
 }
 DEV_DAYS = 7  # meltano.yml dev: start_date 2024-03-01, dashboard_end_date 2024-03-07
 
