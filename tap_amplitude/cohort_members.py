@@ -18,6 +18,7 @@ import datetime as dt
 import time
 import urllib.parse
 import weakref
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -240,13 +241,18 @@ class CohortMembersStream(AmplitudeStream):
             prepared, context
         )
 
+    @cached_property
+    def _storage_session(self) -> requests.Session:
+        """A client of its own for pre-signed URLs: no Amplitude credentials, no SDK headers."""
+        session = requests.Session()
+        session.auth = _NoCredentials()
+        return session
+
     def _storage_get(self, url: str, context: Context) -> requests.Response:
-        """The pre-signed URL, with a client of its own: never the Amplitude credentials."""
+        """GET the pre-signed URL (streaming); 5xx and network errors are retried."""
 
         def send(_: requests.PreparedRequest, __: Context | None) -> requests.Response:
-            with requests.Session() as session:
-                session.auth = _NoCredentials()
-                response = session.get(url, timeout=self.timeout, stream=True)
+            response = self._storage_session.get(url, timeout=self.timeout, stream=True)
             if response.status_code >= 500:  # noqa: PLR2004
                 response.close()
                 raise RetriableAPIError(f"Storage answered {response.status_code}", response)
@@ -270,10 +276,14 @@ class CohortMembersStream(AmplitudeStream):
         if status == HTTP_NOT_FOUND:
             said = amplitude_error_text(response, self._secrets)
             raise FatalAPIError(
-                f"Amplitude does not know cohort {cohort_id!r} (404: {said}). Check "
-                "`cohort_ids` against the `cohorts` stream's `id` values."
+                f"Amplitude answered 404 for cohort {cohort_id!r} ({_path_only(response)}: "
+                f"{said}). Check `cohort_ids` against the `cohorts` stream's `id` values."
             )
         self.validate_response(response)
+
+
+def _path_only(response: requests.Response) -> str:
+    return urllib.parse.urlsplit(response.url or "").path or "/"
 
 
 def _request_throttle(tap: Tap) -> SlidingWindowThrottle:
