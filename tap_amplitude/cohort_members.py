@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import requests
+import urllib3
+from requests.exceptions import RequestException
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
@@ -115,10 +117,10 @@ class CohortMembersStream(AmplitudeStream):
                 }
         except CohortFileError as exc:
             raise FatalAPIError(str(exc)) from exc
-        except (OSError, EOFError, requests.exceptions.RequestException) as exc:
+        except (OSError, EOFError, RequestException, urllib3.exceptions.HTTPError) as exc:
             raise FatalAPIError(
                 f"The download of cohort {cohort_id!r} broke off after {count} members ({exc}). "
-                "The run fails so the previous membership stays; run again to retry."
+                "The run fails; the members sent so far are incomplete, run again to replace them."
             ) from exc
         finally:
             response.close()

@@ -155,6 +155,15 @@ def test_links_that_keep_expiring_fail_the_run_clearly(emulator: Emulator) -> No
         run_tap(emulator, config, ["cohort_members"])
 
 
+def test_a_download_that_breaks_off_fails_naming_the_cohort(emulator: Emulator) -> None:
+    emulator.state.limits.cohort_inline_max_members = 0
+    emulator.state.add_fault(Fault("drop", path=STORAGE_PATH))
+    config = cohort_config(emulator, cohort_ids=["c0h0rt01"])
+
+    with pytest.raises(FatalAPIError, match=r"download of cohort 'c0h0rt01' broke off"):
+        run_tap(emulator, config, ["cohort_members"])
+
+
 def test_the_quota_403_names_the_monthly_limit(emulator: Emulator) -> None:
     emulator.state.limits.cohort_downloads_per_month = 0
     config = cohort_config(emulator, cohort_ids=["c0h0rt01"])
