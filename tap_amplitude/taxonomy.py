@@ -11,6 +11,7 @@ skipped with a warning.
 
 from __future__ import annotations
 
+import json
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,29 @@ class TaxonomyStream(AmplitudeStream):
     def request_throttle(self) -> SlidingWindowThrottle:
         """The run's Taxonomy cost budget (default 7200 per hour)."""
         return taxonomy_throttle(self._tap)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:  # noqa: ARG002
+        """`enum_values` and `classifications` as lists of strings, whatever form they came in.
+
+        Amplitude writes enum values as one comma-separated string; a list column keeps the
+        warehouse table typed by one JSON type.
+        """
+        for key, separator in (("enum_values", ","), ("classifications", None)):
+            if key in row:
+                row[key] = as_string_list(row[key], separator)
+        return row
+
+
+def as_string_list(value: Any, separator: str | None) -> list[str] | None:
+    """None stays None; a list keeps its items (as text); a string is split on `separator`."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [item if isinstance(item, str) else json.dumps(item) for item in value]
+    if isinstance(value, str):
+        parts = value.split(separator) if separator else [value]
+        return [part.strip() for part in parts if part.strip()]
+    return [json.dumps(value)]
 
 
 class TaxonomyCategoriesStream(TaxonomyStream):
@@ -120,7 +144,7 @@ class TaxonomyEventPropertiesStream(TaxonomyStream):
         """Carry the event type asked for when Amplitude leaves it out of an item."""
         if not row.get("event_type"):
             row["event_type"] = (context or {}).get("event_type")
-        return row
+        return super().post_process(row, context)
 
 
 class TaxonomyUserPropertiesStream(TaxonomyStream):
@@ -138,11 +162,11 @@ class TaxonomyGroupPropertiesStream(TaxonomyStream):
     path = "/api/2/taxonomy/group-property"
     primary_keys = ("group_type", "group_property")
 
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:  # noqa: ARG002
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """`group_type` is part of the key: an item without one gets an empty string."""
         if row.get("group_type") is None:
             row["group_type"] = ""
-        return row
+        return super().post_process(row, context)
 
 
 TAXONOMY_STREAM_TYPES: list[type[AmplitudeStream]] = [

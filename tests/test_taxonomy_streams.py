@@ -55,6 +55,9 @@ def test_the_tracking_plan_is_read_in_full_with_one_property_request_per_event_t
         ("company", "name"),
         ("company", "plan"),
     }
+    plan = next(g for g in groups if g["group_property"] == "plan")
+    assert plan["enum_values"] == ["free", "pro", "enterprise"]  # Amplitude: "free, pro, ..."
+    assert plan["classifications"] == []
     keys = {m["stream"]: m["key_properties"] for m in run.messages if m["type"] == "SCHEMA"}
     assert keys["taxonomy_event_properties"] == ["event_type", "event_property"]
     assert run.final_state["bookmarks"]["taxonomy_event_properties"] == {}  # full table
