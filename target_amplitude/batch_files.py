@@ -133,8 +133,8 @@ def _jsonl_records(
 ) -> Iterator[dict[str, Any]]:
     """Lines of a JSON Lines file, gunzipped when declared gzip or when it starts like gzip.
 
-    SDK taps up to 0.54 gzip their files even when they declare `compression: none`; a JSON line
-    never starts with the gzip magic bytes, so sniffing them is unambiguous.
+    singer-sdk 0.54's batch writer gzips even when the tap declares `compression: none`; a JSON
+    line never starts with the gzip magic bytes, so sniffing them is unambiguous.
     """
     number = 0
     try:
