@@ -94,6 +94,17 @@ class BatchFile:
         return BatchFileError(masked(text, self.url))
 
 
+def files_of(message: Mapping[str, Any]) -> list[BatchFile]:
+    """The files a BATCH message names, in manifest order (a malformed message is an error)."""
+    stream, encoding, manifest = message["stream"], message["encoding"], message["manifest"]
+    if not isinstance(encoding, dict) or not isinstance(manifest, list):
+        raise BatchFileError(
+            f"BATCH message of stream '{stream}': `encoding` must be an object and `manifest` a "
+            f"list of file URLs (got {type(encoding).__name__} and {type(manifest).__name__})."
+        )
+    return [BatchFile(str(url), stream, encoding) for url in manifest]
+
+
 def read_batch_file(batch_file: BatchFile, storage: BatchStorage) -> Iterator[dict[str, Any]]:
     """Yield the file's records in order, one at a time; raise `BatchFileError` on a bad file."""
     file_format = batch_file.encoding.get("format")
@@ -167,7 +178,7 @@ def _jsonl_records(
 
 def _why(exc: BaseException) -> str:
     """The cause as messages quote it (not chained: it may quote the URL's credentials)."""
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {str(exc).rstrip('.')}"
 
 
 def _starts_with_gzip(raw: BinaryIO) -> bool:

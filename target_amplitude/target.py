@@ -16,7 +16,7 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import InvalidInputLine
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
-from target_amplitude.batch_files import BatchFile, BatchStorage, read_batch_file
+from target_amplitude.batch_files import BatchStorage, files_of, read_batch_file
 from target_amplitude.delivery import Deliverer, RecordsNotDeliveredError
 from target_amplitude.lanes import LanePipeline
 from target_amplitude.plans import StreamPlan
@@ -350,8 +350,7 @@ class TargetAmplitude(Target):
         stream = message_dict["stream"]
         extra = {"version": message_dict["version"]} if "version" in message_dict else {}
         storage = BatchStorage.from_config(self.config.get("batch_config"))
-        for url in message_dict["manifest"]:
-            batch_file = BatchFile(url, stream, message_dict["encoding"])
+        for batch_file in files_of(message_dict):
             count = 0
             for record in read_batch_file(batch_file, storage):
                 self._process_record_message(

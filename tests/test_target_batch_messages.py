@@ -265,3 +265,10 @@ def test_credentials_in_a_file_url_are_masked_in_errors(emulator):
 
 def test_batch_capability_is_advertised():
     assert "batch" in [str(c) for c in TargetAmplitude.capabilities]
+
+
+def test_manifest_that_is_not_a_list_is_a_clear_error(emulator):
+    message = _batch("clicks", [])
+    message["manifest"] = "file:///tmp/one.json.gz"
+    with pytest.raises(BatchFileError, match=r"stream 'clicks'.*`manifest` a list of file URLs"):
+        run_target(config_for(emulator, STREAMS), _lines(schema_message("clicks"), message))
