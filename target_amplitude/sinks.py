@@ -15,7 +15,7 @@ import orjson
 from singer_sdk.sinks import BatchSink
 
 from target_amplitude.delivery.pending import Item
-from target_amplitude.mapping.kind_plan import record_key
+from target_amplitude.mapping.ids import record_key
 from target_amplitude.mapping.specs import resolve_spec
 from target_amplitude.mapping.stream_plan import ENDPOINT_ORDER, StreamPlan, checks_for
 from target_amplitude.validation.checker import Checker

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_amplitude.amplitude import EVENTS, IDENTIFY
+from target_amplitude.mapping.ids import id_string
 from target_amplitude.mapping.insert_ids import derive_insert_id
 from target_amplitude.mapping.sources import Getter, compile_source
 from target_amplitude.mapping.timeconv import TimeParseError, to_epoch_ms
@@ -43,11 +44,12 @@ def _id_getters(
 
 
 def _ids(getters: list[tuple[str, Getter]], record: dict[str, Any]) -> dict[str, str]:
+    """The ids the getters find in a record, as the shared id rule writes them."""
     found = {}
     for name, getter in getters:
         value = getter(record)
         if value is not None and value != "":
-            found[name] = value if isinstance(value, str) else str(value)
+            found[name] = id_string(value)
     return found
 
 

@@ -25,6 +25,7 @@ from target_amplitude.amplitude import (
     STRING_FIELDS,
     has_reserved_shape,
 )
+from target_amplitude.mapping.ids import group_strings, id_string
 from target_amplitude.mapping.insert_ids import derive_insert_id
 from target_amplitude.mapping.sources import (
     Getter,
@@ -49,7 +50,7 @@ from target_amplitude.mapping.timeconv import MS_THRESHOLD, TimeParseError, to_e
 from target_amplitude.validation.reasons import INVALID_TIME, MISSING_TIME, RecordCheckError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
 
 class KindPlan:
@@ -253,11 +254,11 @@ class KindPlan:
         for key in ID_FIELDS:
             value = payload.get(key)
             if value is not None and (type(value) is not str or value != value.strip()):
-                payload[key] = _id_string(value)
+                payload[key] = id_string(value)
         for key in self.string_keys:
             value = payload.get(key)
             if value is not None and type(value) is not str:
-                payload[key] = _id_string(value)
+                payload[key] = id_string(value)
         if self.kind == USER_MAPPING and "unmap" in payload:
             payload["unmap"] = bool(payload["unmap"])
 
@@ -296,7 +297,7 @@ class KindPlan:
         main = self.main_bag
         leftovers = self._gather(record, bags, leftovers)
         if "groups" in bags:
-            bags["groups"] = _group_strings(bags["groups"])
+            bags["groups"] = group_strings(bags["groups"])
         if self.kind in (USER, DEVICE, GROUP) and main is not None:
             operations = self._operations_bag(bags.pop(main, None), leftovers)
             if operations:
@@ -380,32 +381,3 @@ class KindPlan:
 def _is_plain_field(source: Any) -> bool:
     """A source that is one top-level field name (no path, template or fallback list)."""
     return isinstance(source, str) and source != "auto" and not set(source) & set(".{}")
-
-
-def _id_string(value: Any) -> str:
-    """Ids and names as Amplitude wants them: strings (10 -> "10", 10.0 -> "10")."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _group_strings(groups: Any) -> Any:
-    """Group values as strings (numbers are common in warehouses); arrays element-wise."""
-    if not isinstance(groups, dict):
-        return groups
-    out: dict[str, Any] = {}
-    for group_type, value in groups.items():
-        if isinstance(value, list):
-            out[group_type] = [v if isinstance(v, str) else _id_string(v) for v in value]
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[group_type] = _id_string(value)
-        else:
-            out[group_type] = value
-    return out
-
-
-def record_key(record: Mapping[str, Any], key_properties: Sequence[str], position: int) -> str:
-    """Human-readable record key for reports: `id=42` (key properties) or `#17` (position)."""
-    if key_properties:
-        return ",".join(f"{name}={record.get(name)}" for name in key_properties)
-    return f"#{position}"
