@@ -15,7 +15,8 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import InvalidInputLine
 
-from target_amplitude.delivery.deliverer import Deliverer, RecordsNotDeliveredError
+from target_amplitude.delivery.deliverer import Deliverer
+from target_amplitude.delivery.errors import RecordsNotDeliveredError
 from target_amplitude.delivery.lanes import LanePipeline
 from target_amplitude.mapping.specs import KINDS, resolve_spec
 from target_amplitude.mapping.stream_plan import StreamPlan
