@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from singer_sdk.sinks import BatchSink
 
+from target_amplitude.amplitude import IDENTIFY_EVENT_TYPES
 from target_amplitude.delivery.pending import Item
 from target_amplitude.mapping.ids import record_key
 from target_amplitude.mapping.specs import resolve_spec
@@ -119,7 +120,7 @@ class AmplitudeSink(BatchSink):
         return getattr(self, "_lane_rows", None) or self.MAX_SIZE_DEFAULT
 
     # Our own mapping and checks cover what the SDK's per-record JSON-schema validation and
-    # date-time parsing would do (and they cost ~10x the rest of the record path, perf §1.4).
+    # date-time parsing would do (and they cost ~10x the rest of the record path).
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """JSON-schema validation only when `validate_records` is set (default off)."""
         if self.config.get("validate_records", False):
@@ -197,7 +198,7 @@ class AmplitudeSink(BatchSink):
             self.skipped_records,
             skipped,
         )
-        for event_type in ("$identify", "$groupidentify"):
+        for event_type in IDENTIFY_EVENT_TYPES:
             if event_type in skipped and event_type not in self._reported_skips:
                 self._reported_skips.add(event_type)
                 self.logger.warning(

@@ -1,4 +1,4 @@
-"""Delivery of payloads to Amplitude that loses nothing (issue #6).
+"""Delivery of payloads to Amplitude that loses nothing.
 
 Sinks turn records into payloads (`Item`s) and call `Deliverer.deliver(...)`, which returns only
 when every item was acknowledged by Amplitude or handled under `on_rejected` / `on_deferred`, and
@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from target_amplitude.amplitude import DEFAULT_REGION
 from target_amplitude.delivery.dead_letters import DeadLetterFile
 from target_amplitude.delivery.http import AmplitudeClient, HttpResult
 from target_amplitude.delivery.pending import (
@@ -110,7 +111,7 @@ class Deliverer:
         settings = DeliverySettings.from_config(config)
         client = AmplitudeClient(
             str(config["api_key"]),
-            region=str(config.get("region") or "us"),
+            region=str(config.get("region") or DEFAULT_REGION),
             api_url=config.get("api_url"),
             event_endpoint=settings.event_endpoint,
             min_id_length=settings.min_id_length,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.amplitude import EVENTS, IDENTIFY
+from target_amplitude.amplitude import EVENTS, ID_FIELDS, IDENTIFY
 from target_amplitude.mapping.ids import id_string
 from target_amplitude.mapping.insert_ids import derive_insert_id
 from target_amplitude.mapping.sources import Getter, compile_source
@@ -32,7 +32,7 @@ def _id_getters(
 ) -> list[tuple[str, Getter]]:
     """user_id/device_id getters: the override's, else the stream's, else same-named fields."""
     getters = []
-    for name in ("user_id", "device_id"):
+    for name in ID_FIELDS:
         if override is not None and name in override:
             source = override[name]
         else:
@@ -91,7 +91,7 @@ class TouchEventPlan:
             event.update(_ids(self.ids, record))
             event["groups"] = {primary.get("group_type"): primary.get("group_value")}
         else:
-            event.update({k: primary[k] for k in ("user_id", "device_id") if k in primary})
+            event.update({k: primary[k] for k in ID_FIELDS if k in primary})
         raw_time = self.time(record) if self.time is not None else None
         if raw_time is None:
             event["time"] = self.fallback_time_ms

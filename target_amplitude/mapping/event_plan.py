@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from target_amplitude.amplitude import SKIP_USER_PROPERTIES_SYNC
 from target_amplitude.mapping.insert_ids import derive_insert_id
-from target_amplitude.mapping.kind_plan import KindPlan
+from target_amplitude.mapping.kind_plan import Found, KindPlan
 from target_amplitude.mapping.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
 from target_amplitude.validation.reasons import INVALID_TIME, MISSING_TIME, RecordCheckError
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 class EventPlan(KindPlan):
     """The `event` kind: integer-ms time, a deterministic insert_id, no null properties."""
+
+    drop_nulls = True
 
     def __init__(self, stream: str, kind: str, spec: Mapping[str, Any]) -> None:
         """Compile the shared parts, then `allow_missing_time` and `skip_event_types`."""
@@ -33,7 +35,7 @@ class EventPlan(KindPlan):
         payload: dict[str, Any],
         record: dict[str, Any],
         identity: Any,
-        found: tuple[dict[str, dict[str, Any]], dict[str, Any]],
+        found: Found,
     ) -> dict[str, Any] | None:
         """None for a skipped event type; else time, insert_id, session and bags filled in."""
         event_type = payload.get("event_type")
@@ -78,15 +80,3 @@ class EventPlan(KindPlan):
         if isinstance(session, str) and not session.lstrip("-").isdigit():
             with contextlib.suppress(TimeParseError):  # else validation names the bad value
                 payload["session_id"] = to_epoch_ms(session)
-
-    def _place_bags(
-        self, payload: dict[str, Any], bags: dict[str, dict[str, Any]], leftovers: dict[str, Any]
-    ) -> None:
-        """As for every kind, but null properties are left out (Amplitude would store nulls)."""
-        main = self.main_bag
-        if main is not None and leftovers:
-            bags[main] = {**bags[main], **leftovers} if main in bags else leftovers
-        for bag, value in bags.items():
-            cleaned = {k: v for k, v in value.items() if v is not None}
-            if cleaned:
-                payload[bag] = cleaned

@@ -44,8 +44,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
+Found = tuple[dict[str, dict[str, Any]], dict[str, Any]]  # pass-through bags, leftover fields
+
+
 class KindPlan:
     """One object kind of one stream, compiled: `build(record, identity)` returns the payload."""
+
+    drop_nulls = False  # leave null properties out of the bags
 
     def __init__(self, stream: str, kind: str, spec: Mapping[str, Any]) -> None:
         """Compile the spec's sources, bags and operations for this kind."""
@@ -193,7 +198,7 @@ class KindPlan:
         payload: dict[str, Any],
         record: dict[str, Any],
         identity: Any,
-        found: tuple[dict[str, dict[str, Any]], dict[str, Any]],
+        found: Found,
     ) -> dict[str, Any] | None:
         """Kind-specific completion of a payload whose keys are gathered (here: user mappings)."""
         del identity
@@ -263,6 +268,11 @@ class KindPlan:
         main = self.main_bag
         if main is not None and leftovers:
             bags[main] = {**bags[main], **leftovers} if main in bags else leftovers
+        if self.drop_nulls:
+            bags = {
+                bag: {k: v for k, v in value.items() if v is not None}
+                for bag, value in bags.items()
+            }
         payload.update({bag: value for bag, value in bags.items() if value})
 
     def _gather(

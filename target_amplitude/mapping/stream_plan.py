@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.amplitude import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
+from target_amplitude.amplitude import EVENTS, GROUP_IDENTIFY, ID_FIELDS, IDENTIFY, USERMAP
 from target_amplitude.mapping.derived import (
     MEMBERSHIP,
     TOUCH_EVENT,
@@ -74,7 +74,7 @@ def checks_for(checker: Checker) -> dict[str, Callable[[dict[str, Any]], None]]:
         TOUCH_EVENT: checker.check_event,
         USER: lambda p: checker.check_identify(p, required=("user_id",)),
         DEVICE: lambda p: checker.check_identify(p, required=("device_id",)),
-        MEMBERSHIP: lambda p: checker.check_identify(p, required=("user_id", "device_id")),
+        MEMBERSHIP: lambda p: checker.check_identify(p, required=ID_FIELDS),
         GROUP: checker.check_group,
         USER_MAPPING: checker.check_user_mapping,
     }

@@ -1,7 +1,7 @@
 """Amplitude's instrumentation limits: distinct names a run sends per project, warned near the cap.
 
 Amplitude stops indexing new names past 2000 event types, 2000 event properties and 1000 user
-properties per project (faq `limits.md`); later names are visible only in exports. A mapping
+properties per project (Amplitude's limits FAQ); later names are visible only in exports. A mapping
 mistake (an id column mapped as `event_type`, a wide table sprayed into event_properties) gets
 there in one run, so each run counts the names it sends and warns once per limit at 80 %.
 """
