@@ -268,12 +268,11 @@ class KindPlan:
         main = self.main_bag
         if main is not None and leftovers:
             bags[main] = {**bags[main], **leftovers} if main in bags else leftovers
-        if self.drop_nulls:
-            bags = {
-                bag: {k: v for k, v in value.items() if v is not None}
-                for bag, value in bags.items()
-            }
-        payload.update({bag: value for bag, value in bags.items() if value})
+        drop_nulls = self.drop_nulls
+        for bag, value in bags.items():
+            cleaned = {k: v for k, v in value.items() if v is not None} if drop_nulls else value
+            if cleaned:
+                payload[bag] = cleaned
 
     def _gather(
         self, record: dict[str, Any], bags: dict[str, dict[str, Any]], leftovers: dict[str, Any]
