@@ -16,12 +16,13 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import InvalidInputLine
 
 from target_amplitude.delivery.deliverer import Deliverer
+from target_amplitude.delivery.dry_run import DryRunWriter
 from target_amplitude.delivery.errors import RecordsNotDeliveredError
 from target_amplitude.delivery.lanes import LanePipeline
 from target_amplitude.mapping.specs import KINDS, resolve_spec
 from target_amplitude.mapping.stream_plan import StreamPlan
 from target_amplitude.mapping.timeconv import datetime_to_ms
-from target_amplitude.sinks import AmplitudeSink, DryRunWriter
+from target_amplitude.sinks import AmplitudeSink
 
 _DECODER = msgspec.json.Decoder()
 STATE_CHECK_EVERY = 100  # records between checks for a STATE that became safe to emit
