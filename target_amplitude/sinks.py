@@ -124,7 +124,7 @@ class AmplitudeSink(BatchSink):
             except RecordCheckError as problem:
                 self._reject(kind_plan.kind, payload, record, key, problem)
                 continue
-            self._names.count_payload(kind_plan.kind, payload, self.stream_name, self._spec)
+            self._names.count_payload(kind_plan.endpoint, payload, self.stream_name, self._spec)
             queues[kind_plan.endpoint].append(Item(payload, record, self.stream_name, key))
             for derived in step.derived:
                 extra: dict[str, Any] | None = None

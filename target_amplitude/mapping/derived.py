@@ -17,6 +17,7 @@ from target_amplitude.amplitude import EVENTS, ID_FIELDS, IDENTIFY
 from target_amplitude.mapping.ids import id_string
 from target_amplitude.mapping.insert_ids import derive_insert_id
 from target_amplitude.mapping.sources import Getter, compile_source
+from target_amplitude.mapping.specs import GROUP
 from target_amplitude.mapping.timeconv import TimeParseError, to_epoch_ms
 from target_amplitude.validation.reasons import INVALID_TIME, RecordCheckError
 
@@ -87,7 +88,7 @@ class TouchEventPlan:
     ) -> dict[str, Any]:
         """The touch event for a record whose primary payload is `primary`."""
         event: dict[str, Any] = {"event_type": self.event_type}
-        if self.primary_kind == "group":
+        if self.primary_kind == GROUP:
             event.update(_ids(self.ids, record))
             event["groups"] = {primary.get("group_type"): primary.get("group_value")}
         else:
