@@ -17,12 +17,14 @@ from singer_sdk.exceptions import InvalidInputLine
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from target_amplitude.batch_files import BatchStorage, files_of, read_batch_file
-from target_amplitude.delivery.deliverer import Deliverer, RecordsNotDeliveredError
+from target_amplitude.delivery.deliverer import Deliverer
+from target_amplitude.delivery.dry_run import DryRunWriter
+from target_amplitude.delivery.errors import RecordsNotDeliveredError
 from target_amplitude.delivery.lanes import LanePipeline
 from target_amplitude.mapping.specs import KINDS, resolve_spec
 from target_amplitude.mapping.stream_plan import StreamPlan
 from target_amplitude.mapping.timeconv import datetime_to_ms
-from target_amplitude.sinks import AmplitudeSink, DryRunWriter
+from target_amplitude.sinks import AmplitudeSink
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum

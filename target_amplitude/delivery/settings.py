@@ -1,4 +1,4 @@
-"""Delivery settings (issue #6), with per-endpoint defaults from Amplitude's documented limits."""
+"""Delivery settings, with per-endpoint defaults from Amplitude's documented limits."""
 
 from __future__ import annotations
 
