@@ -7,21 +7,26 @@ from typing import TYPE_CHECKING
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.tap_base import CliTestOptionValue
 
+from singer_amplitude.settings_checks import SettingsChecks
 from tap_amplitude import streams
 from tap_amplitude.custom_streams import build_custom_streams
+from tap_amplitude.user_streams import MAX_ACTIVITY_PAGE_SIZE
+from tap_amplitude.windows import MAX_WINDOW_HOURS
 
 if TYPE_CHECKING:
     import click
 
 
-class TapAmplitude(Tap):
+class TapAmplitude(SettingsChecks, Tap):
     """Extracts Amplitude raw events (Export API), event types, users and dashboard analytics."""
 
     name = "tap-amplitude"
     package_name = "singer-amplitude"
     message_writer_class = MsgSpecWriter  # ~2x faster than the default writer, same JSON
+    UNDECLARED_SETTINGS = frozenset({"user_agent"})  # read by the SDK's RESTStream
 
     config_jsonschema = th.PropertiesList(
         # --- connection -------------------------------------------------------------------
@@ -44,6 +49,7 @@ class TapAmplitude(Tap):
         th.Property(
             "region",
             th.StringType,
+            nullable=False,
             default="us",
             allowed_values=["us", "eu"],
             title="Data region",
@@ -84,18 +90,20 @@ class TapAmplitude(Tap):
         ),
         th.Property(
             "export_window_hours",
-            th.IntegerType(minimum=1, maximum=8760),
+            th.IntegerType(minimum=1, maximum=MAX_WINDOW_HOURS),
+            nullable=False,
             default=24,
             title="Export window (hours)",
             description=(
-                "Hours per Export API request (1..8760; the API allows 365 days). When Amplitude "
-                "answers 400 (over 4 GB) or 504, the window is halved, down to one hour, and the "
-                "smaller size is kept for the rest of the run."
+                f"Hours per Export API request (1..{MAX_WINDOW_HOURS}; the API allows 365 days). "
+                "When Amplitude answers 400 (over 4 GB) or 504, the window is halved, down to one "
+                "hour, and the smaller size is kept for the rest of the run."
             ),
         ),
         th.Property(
             "export_lag_hours",
             th.IntegerType(minimum=0),
+            nullable=False,
             default=2,
             title="Export availability lag (hours)",
             description=(
@@ -107,6 +115,7 @@ class TapAmplitude(Tap):
         th.Property(
             "lookback_hours",
             th.IntegerType(minimum=0),
+            nullable=False,
             default=0,
             title="Export lookback (hours)",
             description=(
@@ -116,14 +125,16 @@ class TapAmplitude(Tap):
         ),
         th.Property(
             "export_connect_timeout_seconds",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0),
+            nullable=False,
             default=30,
             title="Export connect timeout (seconds)",
             description="Seconds to wait for a connection to the Export API.",
         ),
         th.Property(
             "export_read_timeout_seconds",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0),
+            nullable=False,
             default=600,
             title="Export read timeout (seconds)",
             description=(
@@ -134,6 +145,7 @@ class TapAmplitude(Tap):
         th.Property(
             "export_max_tries",
             th.IntegerType(minimum=1),
+            nullable=False,
             default=5,
             title="Export attempts per window",
             description=(
@@ -155,6 +167,7 @@ class TapAmplitude(Tap):
         th.Property(
             "request_timeout",
             th.IntegerType(minimum=1),
+            nullable=False,
             default=300,
             title="Dashboard request timeout (seconds)",
             description="Seconds to wait for one Dashboard REST response before retrying it.",
@@ -179,8 +192,9 @@ class TapAmplitude(Tap):
         ),
         th.Property(
             "user_activity_page_size",
-            th.IntegerType(minimum=1, maximum=1000),
-            default=1000,
+            th.IntegerType(minimum=1, maximum=MAX_ACTIVITY_PAGE_SIZE),
+            nullable=False,
+            default=MAX_ACTIVITY_PAGE_SIZE,
             title="User activity page size",
             description=(
                 "Events per User Activity request (`limit`, at most 1000). Amplitude may return "
@@ -190,6 +204,7 @@ class TapAmplitude(Tap):
         th.Property(
             "user_api_max_requests_per_hour",
             th.IntegerType(minimum=1),
+            nullable=False,
             default=360,
             title="User API requests per hour",
             description=(
@@ -227,6 +242,7 @@ class TapAmplitude(Tap):
         th.Property(
             "dashboard_lookback_days",
             th.IntegerType(minimum=0),
+            nullable=False,
             default=3,
             title="Dashboard lookback (days)",
             description=(
@@ -290,18 +306,26 @@ class TapAmplitude(Tap):
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """`--test`: one record of `event_types`, an endpoint every valid key can read.
 
-        The SDK default syncs one record of every stream, so a missing add-on or a rejected
-        analytics query would fail the connection test; a 403 here names the region in use.
+        The SDK's `run_connection_test` (final in 0.54) syncs one record of every stream: a whole
+        export window, and a failure where an add-on is missing; a 403 here names the region in
+        use. A config error is listed as in a run (the SDK's callback lets it escape as a
+        traceback).
         """
-        if value != CliTestOptionValue.All.value:
-            super().cb_test(ctx, param, value)
-            return
-        config = ctx.params.get("config")
-        tap = cls(
-            config=getattr(config, "config", None),
-            parse_env_config=bool(getattr(config, "parse_env", False)),
-            validate_config=True,
-        )
+        try:
+            if value != CliTestOptionValue.All.value:
+                super().cb_test(ctx, param, value)
+                return
+            config = ctx.params.get("config")
+            tap = cls(
+                config=getattr(config, "config", None),
+                parse_env_config=bool(getattr(config, "parse_env", False)),
+                validate_config=True,
+            )
+        except ConfigValidationError as exc:
+            for error in exc.errors:
+                cls.logger.error("%s", error)  # noqa: TRY400  a reason, not a traceback
+            cls.logger.error("Config validation failed")  # noqa: TRY400
+            ctx.exit(1)
         tap.run_sync_dry_run(
             dry_run_record_limit=1, streams=[tap.streams[streams.EventTypesStream.name]]
         )
