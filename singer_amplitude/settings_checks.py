@@ -73,6 +73,19 @@ def schema_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def defaults_never_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """Refuse null for every setting with a default (in place): unset means the default.
+
+    The SDK fills in a default only for a missing key, so code can then read `config[name]`
+    and no default is written a second time in code.
+    """
+    for prop in schema.get("properties", {}).values():
+        types = prop.get("type")
+        if "default" in prop and isinstance(types, list) and "null" in types:
+            prop["type"] = [kind for kind in types if kind != "null"]
+    return schema
+
+
 def unknown_setting_messages(
     config: Mapping[str, Any], known: Collection[str], plugin: str
 ) -> list[str]:
@@ -95,6 +108,8 @@ class SettingsChecks(PluginBase):
 
     #: Names the plugin reads although they are not in `--about` (e.g. the SDK's `user_agent`).
     UNDECLARED_SETTINGS: ClassVar[frozenset[str]] = frozenset()
+    #: SDK built-in settings the plugin ignores, with the reason a config that sets one is given.
+    IGNORED_SETTINGS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Validate as the SDK does, with every reason spelt out; then warn about unknown names."""
@@ -128,5 +143,11 @@ class SettingsChecks(PluginBase):
         return frozenset(self.full_schema().get("properties", {})) | self.UNDECLARED_SETTINGS
 
     def unknown_settings(self) -> list[str]:
-        """Warnings for the config's setting names this plugin does not know."""
-        return unknown_setting_messages(self.config, self.known_settings(), self.name)
+        """Warnings for the config's setting names this plugin does not know or ignores."""
+        ignored = [
+            f"Setting `{name}` is ignored by {self.name}: {reason}"
+            for name, reason in self.IGNORED_SETTINGS.items()
+            if name in self.config
+        ]
+        known = self.known_settings() | self.IGNORED_SETTINGS.keys()
+        return [*ignored, *unknown_setting_messages(self.config, known, self.name)]

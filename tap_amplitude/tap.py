@@ -10,7 +10,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.tap_base import CliTestOptionValue
 
-from singer_amplitude.settings_checks import SettingsChecks
+from singer_amplitude.settings_checks import SettingsChecks, defaults_never_null
 from tap_amplitude import streams
 from tap_amplitude.custom_streams import build_custom_streams
 from tap_amplitude.user_streams import MAX_ACTIVITY_PAGE_SIZE
@@ -49,7 +49,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "region",
             th.StringType,
-            nullable=False,
             default="us",
             allowed_values=["us", "eu"],
             title="Data region",
@@ -91,7 +90,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "export_window_hours",
             th.IntegerType(minimum=1, maximum=MAX_WINDOW_HOURS),
-            nullable=False,
             default=24,
             title="Export window (hours)",
             description=(
@@ -103,7 +101,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "export_lag_hours",
             th.IntegerType(minimum=0),
-            nullable=False,
             default=2,
             title="Export availability lag (hours)",
             description=(
@@ -115,7 +112,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "lookback_hours",
             th.IntegerType(minimum=0),
-            nullable=False,
             default=0,
             title="Export lookback (hours)",
             description=(
@@ -126,7 +122,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "export_connect_timeout_seconds",
             th.NumberType(exclusive_minimum=0),
-            nullable=False,
             default=30,
             title="Export connect timeout (seconds)",
             description="Seconds to wait for a connection to the Export API.",
@@ -134,7 +129,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "export_read_timeout_seconds",
             th.NumberType(exclusive_minimum=0),
-            nullable=False,
             default=600,
             title="Export read timeout (seconds)",
             description=(
@@ -145,7 +139,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "export_max_tries",
             th.IntegerType(minimum=1),
-            nullable=False,
             default=5,
             title="Export attempts per window",
             description=(
@@ -167,7 +160,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "request_timeout",
             th.IntegerType(minimum=1),
-            nullable=False,
             default=300,
             title="Dashboard request timeout (seconds)",
             description="Seconds to wait for one Dashboard REST response before retrying it.",
@@ -193,7 +185,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "user_activity_page_size",
             th.IntegerType(minimum=1, maximum=MAX_ACTIVITY_PAGE_SIZE),
-            nullable=False,
             default=MAX_ACTIVITY_PAGE_SIZE,
             title="User activity page size",
             description=(
@@ -204,7 +195,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "user_api_max_requests_per_hour",
             th.IntegerType(minimum=1),
-            nullable=False,
             default=360,
             title="User API requests per hour",
             description=(
@@ -242,7 +232,6 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "dashboard_lookback_days",
             th.IntegerType(minimum=0),
-            nullable=False,
             default=3,
             title="Dashboard lookback (days)",
             description=(
@@ -296,6 +285,7 @@ class TapAmplitude(SettingsChecks, Tap):
             ),
         ),
     ).to_dict()
+    defaults_never_null(config_jsonschema)
 
     def discover_streams(self) -> list[streams.AmplitudeStream]:
         """All streams this tap offers, plus the `custom_streams` entries."""

@@ -7,14 +7,15 @@ import datetime as dt
 import gc
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import InvalidInputLine
+from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 
+from singer_amplitude.settings_checks import SettingsChecks, with_reasons
 from target_amplitude.delivery import Deliverer, RecordsNotDeliveredError
 from target_amplitude.lanes import LanePipeline
 from target_amplitude.plans import StreamPlan
@@ -39,11 +40,17 @@ class FloatMsgSpecReader(MsgSpecReader):
         return message
 
 
-class TargetAmplitude(Target):
+class TargetAmplitude(SettingsChecks, Target):
     """Loads Singer records into Amplitude as events, users, devices, groups and user mappings."""
 
     name = "target-amplitude"
     package_name = "singer-amplitude"
+    #: SDK built-in settings that mean nothing for Amplitude: left out of `--about`, and a
+    #: config that sets them is told so.
+    IGNORED_SETTINGS: ClassVar[dict[str, str]] = {
+        "load_method": "Amplitude has no tables to append to, upsert or overwrite",
+        "add_record_metadata": "`_sdc_*` columns would only become event or user properties",
+    }
 
     config_jsonschema = th.PropertiesList(
         # --- connection -------------------------------------------------------------------
@@ -261,13 +268,23 @@ class TargetAmplitude(Target):
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
         self.fallback_time_ms = datetime_to_ms(dt.datetime.now(tz=dt.timezone.utc))
         streams = self.config.get("streams") or {}
-        for name in streams:
-            spec = resolve_spec(name, streams, self.config.get("default_object"))
-            StreamPlan(name, spec, (), self.fallback_time_ms)
+        try:
+            for name in streams:
+                spec = resolve_spec(name, streams, self.config.get("default_object"))
+                StreamPlan(name, spec, (), self.fallback_time_ms)
+        except ConfigValidationError as exc:
+            raise with_reasons(exc) from exc
         self._state_withheld = False
         self.records_read = 0  # RECORD messages so far: the sequence number of the last one
         self._states_waiting: list[tuple[int, dict]] = []  # (records read before it, STATE)
         self._state_written: dict | None = None  # the last STATE written (not written twice)
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        """The SDK's built-in settings, less those this target ignores (`IGNORED_SETTINGS`)."""
+        super().append_builtin_config(config_jsonschema)
+        for name in cls.IGNORED_SETTINGS:
+            config_jsonschema["properties"].pop(name, None)
 
     @cached_property
     def deliverer(self) -> Deliverer:
