@@ -303,16 +303,6 @@ class EventsStream(AmplitudeStream):
                     time_extracted=_utc_now(),
                 )
 
-    def _process_record(
-        self,
-        record: dict,
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        """Skip the SDK's per-record child/partition bookkeeping when there is none to do."""
-        if self.child_streams or partition_context:
-            super()._process_record(record, child_context, partition_context)
-
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None
     ) -> None:
