@@ -116,6 +116,8 @@ class SettingsChecks(PluginBase):
         try:
             super().__init__(*args, **kwargs)
         except ConfigValidationError as exc:
+            for message in self.unknown_settings():  # a misspelt name may be the cause
+                self.logger.warning(message)
             raise self.explained(exc) from exc
         # Without validation (`--discover`) the SDK warns "Config validation failed" only.
         for message in [*self.schema_problems(), *self.unknown_settings()]:

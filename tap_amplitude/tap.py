@@ -12,6 +12,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from singer_amplitude.settings_checks import SettingsChecks, defaults_never_null
 from tap_amplitude import streams
+from tap_amplitude.client import REGION_HOSTS
 from tap_amplitude.custom_streams import build_custom_streams
 from tap_amplitude.user_streams import MAX_ACTIVITY_PAGE_SIZE
 from tap_amplitude.windows import MAX_WINDOW_HOURS
@@ -50,11 +51,11 @@ class TapAmplitude(SettingsChecks, Tap):
             "region",
             th.StringType,
             default="us",
-            allowed_values=["us", "eu"],
+            allowed_values=list(REGION_HOSTS),
             title="Data region",
             description=(
-                "Where the project's data lives: `us` (https://amplitude.com) or `eu` "
-                "(https://analytics.eu.amplitude.com). A wrong region answers 403."
+                f"Where the project's data lives: `us` ({REGION_HOSTS['us']}) or `eu` "
+                f"({REGION_HOSTS['eu']}). A wrong region answers 403."
             ),
         ),
         th.Property(

@@ -12,8 +12,10 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sinks import BatchSink
 
+from singer_amplitude.settings_checks import with_reasons
 from target_amplitude.delivery.pending import Item
 from target_amplitude.mapping.kind_plan import record_key
 from target_amplitude.mapping.specs import resolve_spec
@@ -83,10 +85,13 @@ class AmplitudeSink(BatchSink):
     ) -> None:
         """Compile the stream's mapping once; per record only the compiled plan runs."""
         super().__init__(target, stream_name, schema, key_properties)
-        spec = resolve_spec(
-            stream_name, self.config.get("streams"), self.config.get("default_object")
-        )
-        self.plan = StreamPlan(stream_name, spec, self.key_properties, target.fallback_time_ms)
+        try:
+            spec = resolve_spec(
+                stream_name, self.config.get("streams"), self.config.get("default_object")
+            )
+            self.plan = StreamPlan(stream_name, spec, self.key_properties, target.fallback_time_ms)
+        except ConfigValidationError as exc:
+            raise with_reasons(exc) from exc  # the command line prints only listed reasons
         self.checker = Checker(min_id_length=self.config.get("min_id_length"))
         self._checks = checks_for(self.checker)
         self._target = target
@@ -110,6 +115,11 @@ class AmplitudeSink(BatchSink):
             return None
         cap = min(deliverer.caps(step.plan.endpoint)[0] for step in self.plan.steps)
         return max(1, int(lanes * cap * LANE_FILL))
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Never: `_sdc_*` columns would only become Amplitude properties (see IGNORED_SETTINGS)."""
+        return False
 
     @property
     def max_size(self) -> int:

@@ -15,9 +15,12 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 
-from singer_amplitude.settings_checks import SettingsChecks, with_reasons
+from singer_amplitude.settings_checks import SettingsChecks, defaults_never_null, with_reasons
+from target_amplitude.amplitude import INGESTION_HOSTS
 from target_amplitude.delivery.deliverer import Deliverer, RecordsNotDeliveredError
 from target_amplitude.delivery.lanes import LanePipeline
+from target_amplitude.delivery.settings import PROPERTIES as DELIVERY_PROPERTIES
+from target_amplitude.mapping.spec_schema import STREAMS_SCHEMA
 from target_amplitude.mapping.specs import KINDS, resolve_spec
 from target_amplitude.mapping.stream_plan import StreamPlan
 from target_amplitude.mapping.timeconv import datetime_to_ms
@@ -68,11 +71,9 @@ class TargetAmplitude(SettingsChecks, Target):
             "region",
             th.StringType,
             default="us",
-            allowed_values=["us", "eu"],
+            allowed_values=list(INGESTION_HOSTS),
             title="Data region",
-            description=(
-                "`us` (https://api2.amplitude.com) or `eu` (https://api.eu.amplitude.com)."
-            ),
+            description=f"`us` ({INGESTION_HOSTS['us']}) or `eu` ({INGESTION_HOSTS['eu']}).",
         ),
         th.Property(
             "api_url",
@@ -86,7 +87,7 @@ class TargetAmplitude(SettingsChecks, Target):
         # --- mapping (streams -> object kinds) ------------------------------------------------
         th.Property(
             "streams",
-            th.ObjectType(additional_properties=True),
+            th.CustomType(STREAMS_SCHEMA),
             title="Stream mappings",
             description=(
                 "Stream name or glob (`events_*`) -> mapping spec: `object` (event, user, device, "
@@ -132,130 +133,10 @@ class TargetAmplitude(SettingsChecks, Target):
                 "target's own checks cover what Amplitude needs, at a fraction of the cost."
             ),
         ),
-        # --- delivery (batching, retries, rejected records) -------------------------------------
-        th.Property(
-            "event_endpoint",
-            th.StringType,
-            default="batch",
-            allowed_values=["batch", "httpapi"],
-            description=(
-                "Events API: `batch` (/batch: 20 MB, 1000 events/s per user; for loads and "
-                "backfills) or `httpapi` (/2/httpapi: 1 MB, 30 events/s per user)."
-            ),
-        ),
-        th.Property(
-            "min_id_length",
-            th.IntegerType,
-            description=(
-                "Minimum user_id/device_id length; when set it is sent as `options.min_id_length` "
-                "with every events request (Amplitude's default is 5)."
-            ),
-        ),
-        th.Property(
-            "events_per_request",
-            th.IntegerType,
-            default=2000,
-            description="Events per request (at most 2000, Amplitude's cap); lowered after a 413.",
-        ),
-        th.Property(
-            "max_request_bytes",
-            th.IntegerType,
-            description=(
-                "Serialized body bytes per request, measured while filling it. Default 19,000,000 "
-                "for /batch and 900,000 for /2/httpapi and the form endpoints (under 20 MB / 1 MB)."
-            ),
-        ),
-        th.Property(
-            "identifications_per_request",
-            th.IntegerType,
-            default=500,
-            description=(
-                "Identifications per /identify, /groupidentify (at most 1024) or /usermap request."
-            ),
-        ),
-        th.Property(
-            "request_timeout",
-            th.NumberType,
-            default=60,
-            description="Seconds to wait for an answer; a timeout is retried like a 5xx.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            description=(
-                "Retries of a request after 5xx, timeouts or dropped connections (same "
-                "insert_ids); past it the run fails without a new STATE (nothing is dropped)."
-            ),
-        ),
-        th.Property(
-            "retry_backoff_base_seconds",
-            th.NumberType,
-            default=1,
-            description="First back-off delay; doubles per retry, with jitter.",
-        ),
-        th.Property(
-            "retry_backoff_max_seconds",
-            th.NumberType,
-            default=120,
-            description="Longest back-off delay between two retries.",
-        ),
-        th.Property(
-            "retry_time_budget_seconds",
-            th.NumberType,
-            default=900,
-            description=(
-                "Longest time a record may keep failing (5xx or 429) before the run fails "
-                "without a new STATE."
-            ),
-        ),
-        th.Property(
-            "throttle_wait_seconds",
-            th.NumberType,
-            description=(
-                "Pause of a throttled user/device after a 429 (others go on). Default: Amplitude's "
-                "documented 30 s for httpapi, 15 s for batch and identify."
-            ),
-        ),
-        th.Property(
-            "max_concurrent_requests",
-            th.IntegerType,
-            default=8,
-            description=(
-                "Requests in flight at once. Records go to lanes by a stable hash of device_id "
-                "(else user_id; groups and user mappings by their key); each lane sends in order, "
-                "so per-device order holds. Lowered for a while after 429s/5xx; 1 sends one "
-                "request at a time."
-            ),
-        ),
-        th.Property(
-            "on_rejected",
-            th.StringType,
-            default="fail",
-            allowed_values=["fail", "dead_letter", "skip"],
-            description=(
-                "Records Amplitude (or local validation) will never accept: `fail` delivers the "
-                "rest, emits no further STATE and exits non-zero with a report; `dead_letter` "
-                "appends record, payload and reason to `dead_letter_path` and goes on; `skip` logs."
-            ),
-        ),
-        th.Property(
-            "on_deferred",
-            th.StringType,
-            default="fail",
-            allowed_values=["fail", "dead_letter"],
-            description=(
-                "Events of users/devices over Amplitude's daily quota (undeliverable for up to "
-                "24 h): `fail` (like on_rejected) or `dead_letter`."
-            ),
-        ),
-        th.Property(
-            "dead_letter_path",
-            th.StringType,
-            default="target-amplitude-dead-letters.jsonl",
-            description="JSONL file that `dead_letter` appends to (one line per record).",
-        ),
+        # --- delivery (batching, retries, rejected records): defaults and bounds there ------
+        *DELIVERY_PROPERTIES,
     ).to_dict()
+    defaults_never_null(config_jsonschema)
 
     default_sink_class = AmplitudeSink
     message_reader_class = FloatMsgSpecReader
