@@ -118,7 +118,10 @@ class SettingsChecks(PluginBase):
         except ConfigValidationError as exc:
             for message in self.unknown_settings():  # a misspelt name may be the cause
                 self.logger.warning(message)
-            raise self.explained(exc) from exc
+            explained = self.explained(exc)
+            if explained is exc:
+                raise
+            raise explained from exc
         # Without validation (`--discover`) the SDK warns "Config validation failed" only.
         for message in [*self.schema_problems(), *self.unknown_settings()]:
             self.logger.warning(message)

@@ -96,3 +96,11 @@ def test_unset_settings_take_the_schema_default_and_null_is_refused() -> None:
     with pytest.raises(ConfigValidationError) as failure:
         TapAmplitude(config={**KEYS, "export_lag_hours": None}, parse_env_config=False)
     assert failure.value.errors == ["export_lag_hours: None is not of type 'integer'"]
+
+
+def test_custom_stream_name_error_reaches_the_command_line(tmp_path: Path) -> None:
+    entry = {"name": "Event Types", "path": "/api/2/events/list"}
+    result = _tap_cli(tmp_path, {**KEYS, "custom_streams": [entry]})
+    assert result.returncode == 1
+    assert "custom_streams: name 'Event Types' must be unique snake_case" in result.stderr
+    assert "Traceback" not in result.stderr
