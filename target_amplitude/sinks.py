@@ -132,7 +132,7 @@ class AmplitudeSink(BatchSink):
     # date-time parsing would do (and they cost ~10x the rest of the record path, perf §1.4).
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """JSON-schema validation only when `validate_records` is set (default off)."""
-        if self.config.get("validate_records", False):
+        if self.config["validate_records"]:
             return super().get_validator()
         return None
 

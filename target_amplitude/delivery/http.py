@@ -27,6 +27,7 @@ from target_amplitude.amplitude import (
     USERMAP,
     USERMAP_HOSTS,
 )
+from target_amplitude.delivery.settings import DEFAULTS
 
 # Quoted forms of the JSON array punctuation in a form body ("[", ",", "]").
 _FORM_OPEN, _FORM_SEP, _FORM_CLOSE = b"%5B", b"%2C", b"%5D"
@@ -71,9 +72,9 @@ class AmplitudeClient:
         *,
         region: str = "us",
         api_url: str | None = None,
-        event_endpoint: str = "batch",
+        event_endpoint: str = DEFAULTS["event_endpoint"],
         min_id_length: int | None = None,
-        timeout: float = 60.0,
+        timeout: float = DEFAULTS["request_timeout"],
     ) -> None:
         """Resolve URLs once; `api_url` (a proxy or the emulator) overrides the region hosts."""
         if event_endpoint not in EVENT_PATHS:
