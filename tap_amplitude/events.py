@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
-DEFAULT_START = "30 days ago"
 TOO_LARGE_STATUSES = frozenset({400, 504})  # > 4 GB, or too much data to build in time
 AUTH_STATUSES = frozenset({401, 403})
 NO_DATA_STATUS = 404
@@ -101,7 +100,7 @@ class EventsStream(AmplitudeStream):
         now = self.now()
         value = self.get_starting_replication_key_value(context)
         if value is None:
-            value = self.config.get("start_date") or DEFAULT_START
+            value = self.config.get("start_date") or windows.DEFAULT_START
         elif not self.config.get("start_date"):
             lookback = dt.timedelta(hours=int(self.config["lookback_hours"]))
             return windows.floor_hour(windows.parse_instant(str(value), now)) - lookback
