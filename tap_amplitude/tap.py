@@ -15,7 +15,7 @@ from tap_amplitude import streams
 from tap_amplitude.client import REGION_HOSTS
 from tap_amplitude.cohort_members import CohortMembersStream
 from tap_amplitude.custom_streams import build_custom_streams
-from tap_amplitude.taxonomy import TAXONOMY_STREAM_TYPES
+from tap_amplitude.taxonomy import TAXONOMY_COST_PER_HOUR, TAXONOMY_STREAM_TYPES
 from tap_amplitude.user_streams import MAX_ACTIVITY_PAGE_SIZE
 from tap_amplitude.windows import MAX_WINDOW_HOURS
 
@@ -285,7 +285,7 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "taxonomy_max_requests_per_hour",
             th.IntegerType(minimum=1),
-            default=7200,
+            default=TAXONOMY_COST_PER_HOUR,
             title="Taxonomy API requests per hour",
             description=(
                 "Most Taxonomy API requests sent in any 3600 s (a GET costs 1 of Amplitude's "
