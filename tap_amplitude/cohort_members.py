@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-DEFAULT_POLL_TIMEOUT_SECONDS = 600.0
-DEFAULT_POLL_INTERVAL_SECONDS = 5.0
 MAX_POLL_WAIT_SECONDS = 60.0
 MAX_LINK_TRIES = 3
 REQUESTS_PER_TEN_MINUTES = 60  # single-cohort requests per app (Amplitude's limit)
@@ -153,8 +151,8 @@ class CohortMembersStream(AmplitudeStream):
         return str(request_id)
 
     def _wait_until_completed(self, cohort_id: str, request_id: str, context: Context) -> None:
-        budget = float(self.config.get("cohort_poll_timeout_seconds", DEFAULT_POLL_TIMEOUT_SECONDS))
-        wait = float(self.config.get("cohort_poll_interval_seconds", DEFAULT_POLL_INTERVAL_SECONDS))
+        budget = float(self.config["cohort_poll_timeout_seconds"])
+        wait = float(self.config["cohort_poll_interval_seconds"])
         started = time.monotonic()
         path = f"/api/5/cohorts/request-status/{request_id}"
         while True:

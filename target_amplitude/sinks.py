@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sinks import BatchSink
 
+from singer_amplitude.settings_checks import with_reasons
 from target_amplitude.amplitude import IDENTIFY_EVENT_TYPES
 from target_amplitude.delivery.pending import Item
 from target_amplitude.mapping.ids import record_key
@@ -47,10 +49,13 @@ class AmplitudeSink(BatchSink):
     ) -> None:
         """Compile the stream's mapping once; per record only the compiled plan runs."""
         super().__init__(target, stream_name, schema, key_properties)
-        spec = resolve_spec(
-            stream_name, self.config.get("streams"), self.config.get("default_object")
-        )
-        self.plan = StreamPlan(stream_name, spec, self.key_properties, target.fallback_time_ms)
+        try:
+            spec = resolve_spec(
+                stream_name, self.config.get("streams"), self.config.get("default_object")
+            )
+            self.plan = StreamPlan(stream_name, spec, self.key_properties, target.fallback_time_ms)
+        except ConfigValidationError as exc:
+            raise with_reasons(exc) from exc  # the command line prints only listed reasons
         self.checker = Checker(min_id_length=self.config.get("min_id_length"))
         self._checks = checks_for(self.checker)
         self._target = target
@@ -76,6 +81,11 @@ class AmplitudeSink(BatchSink):
         return max(1, int(lanes * cap * LANE_FILL))
 
     @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Never: `_sdc_*` columns would only become Amplitude properties (see IGNORED_SETTINGS)."""
+        return False
+
+    @property
     def max_size(self) -> int:
         """Rows per sink batch: `batch_size_rows` when set, else sized for the lanes."""
         if self.batch_size_rows is not None:
@@ -86,7 +96,7 @@ class AmplitudeSink(BatchSink):
     # date-time parsing would do (and they cost ~10x the rest of the record path).
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """JSON-schema validation only when `validate_records` is set (default off)."""
-        if self.config.get("validate_records", False):
+        if self.config["validate_records"]:
             return super().get_validator()
         return None
 

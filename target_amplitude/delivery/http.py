@@ -28,7 +28,7 @@ from target_amplitude.amplitude import (
     USERMAP,
     USERMAP_HOSTS,
 )
-from target_amplitude.delivery.settings import DeliverySettings
+from target_amplitude.delivery.settings import DEFAULTS
 
 # Quoted forms of the JSON array punctuation in a form body ("[", ",", "]").
 _FORM_OPEN, _FORM_SEP, _FORM_CLOSE = b"%5B", b"%2C", b"%5D"
@@ -73,9 +73,9 @@ class AmplitudeClient:
         *,
         region: str = DEFAULT_REGION,
         api_url: str | None = None,
-        event_endpoint: str = DeliverySettings.event_endpoint,
+        event_endpoint: str = DEFAULTS["event_endpoint"],
         min_id_length: int | None = None,
-        timeout: float = DeliverySettings.request_timeout,
+        timeout: float = DEFAULTS["request_timeout"],
     ) -> None:
         """Resolve URLs once; `api_url` (a proxy or the emulator) overrides the region hosts."""
         if event_endpoint not in EVENT_PATHS:
