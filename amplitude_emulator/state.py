@@ -54,6 +54,9 @@ class Limits:
         0.0  # /batch, /2/httpapi, /identify, /groupidentify, /usermap
     )
     dashboard_latency_seconds: float = 0.0  # every other API path (Dashboard REST, Export, ...)
+    cohort_max_ids: int = 100_000  # ids per cohort upload / membership request; over it -> 400
+    cohort_write_seconds: float = 0.0  # how long a cohort write holds the cohort (others: 429)
+    cohort_invalid_ids_sample: int = 10  # unmatched ids an upload echoes (size undocumented)
 
 
 @dataclass
@@ -74,6 +77,9 @@ class Project:
     session_x_values_with_time: bool = True
     cohorts: list[dict[str, Any]] = field(default_factory=list)
     cohorts_addon: bool = True  # False: /api/3/cohorts answers 403 (no Behavioral Cohorts add-on)
+    # Members of cohorts written by upload / membership requests: cohort id -> Amplitude ids.
+    cohort_members: dict[str, set[int]] = field(default_factory=dict)
+    cohort_busy_until: dict[str, float] = field(default_factory=dict)  # a write in progress
     # Prebuilt zip files served as-is by /api/2/export: (start hour, end hour or "" for any, path).
     export_archives: list[tuple[str, str, str]] = field(default_factory=list)
     # Ingestion side.
