@@ -15,12 +15,12 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import InvalidInputLine
 
-from target_amplitude.delivery import Deliverer, RecordsNotDeliveredError
-from target_amplitude.lanes import LanePipeline
-from target_amplitude.plans import StreamPlan
+from target_amplitude.delivery.deliverer import Deliverer, RecordsNotDeliveredError
+from target_amplitude.delivery.lanes import LanePipeline
+from target_amplitude.mapping.specs import KINDS, resolve_spec
+from target_amplitude.mapping.stream_plan import StreamPlan
+from target_amplitude.mapping.timeconv import datetime_to_ms
 from target_amplitude.sinks import AmplitudeSink, DryRunWriter
-from target_amplitude.specs import KINDS, resolve_spec
-from target_amplitude.timeconv import datetime_to_ms
 
 _DECODER = msgspec.json.Decoder()
 STATE_CHECK_EVERY = 100  # records between checks for a STATE that became safe to emit
