@@ -7,7 +7,7 @@ import datetime as dt
 import gc
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from singer_sdk import Target
@@ -15,12 +15,21 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import InvalidInputLine
 
+from target_amplitude.amplitude import MAX_COHORT_IDS
+from target_amplitude.cohort_settings import COHORT_SETTINGS, check_cohort_settings
+from target_amplitude.cohort_sink import CohortJobs, CohortSink
+from target_amplitude.delivery.cohort_http import CohortClient
+from target_amplitude.delivery.cohorts import CohortWriter
 from target_amplitude.delivery.deliverer import Deliverer, RecordsNotDeliveredError
 from target_amplitude.delivery.lanes import LanePipeline
-from target_amplitude.mapping.specs import KINDS, resolve_spec
+from target_amplitude.mapping.cohort_spec import parse_cohort_spec
+from target_amplitude.mapping.specs import COHORT, KINDS, resolve_spec, spec_kinds
 from target_amplitude.mapping.stream_plan import StreamPlan
 from target_amplitude.mapping.timeconv import datetime_to_ms
 from target_amplitude.sinks import AmplitudeSink, DryRunWriter
+
+if TYPE_CHECKING:
+    from singer_sdk.sinks import Sink
 
 _DECODER = msgspec.json.Decoder()
 STATE_CHECK_EVERY = 100  # records between checks for a STATE that became safe to emit
@@ -248,6 +257,8 @@ class TargetAmplitude(Target):
             default="target-amplitude-dead-letters.jsonl",
             description="JSONL file that `dead_letter` appends to (one line per record).",
         ),
+        # --- cohorts (the `cohort` kind) -------------------------------------------------------
+        *COHORT_SETTINGS,
     ).to_dict()
 
     default_sink_class = AmplitudeSink
@@ -263,7 +274,11 @@ class TargetAmplitude(Target):
         streams = self.config.get("streams") or {}
         for name in streams:
             spec = resolve_spec(name, streams, self.config.get("default_object"))
-            StreamPlan(name, spec, (), self.fallback_time_ms)
+            if COHORT in spec_kinds(name, spec):
+                parse_cohort_spec(name, spec)
+                check_cohort_settings(self.config, name)
+            else:
+                StreamPlan(name, spec, (), self.fallback_time_ms)
         self._state_withheld = False
         self.records_read = 0  # RECORD messages so far: the sequence number of the last one
         self._states_waiting: list[tuple[int, dict]] = []  # (records read before it, STATE)
@@ -281,6 +296,44 @@ class TargetAmplitude(Target):
             return None
         path = self.config.get("dry_run_path")
         return DryRunWriter(Path(path) if path else None, self.logger)
+
+    @cached_property
+    def cohort_jobs(self) -> CohortJobs:
+        """The run's cohort streams: spools, cohort ids, what is not applied yet."""
+        return CohortJobs()
+
+    @cached_property
+    def cohort_writer(self) -> CohortWriter:
+        """Cohort uploads and membership updates (built for the first cohort stream)."""
+        config = self.config
+        client = CohortClient(
+            str(config["api_key"]),
+            str(config.get("secret_key") or ""),
+            region=str(config.get("region") or "us"),
+            api_url=config.get("cohort_api_url"),
+            timeout=self.deliverer.settings.request_timeout,
+        )
+        return CohortWriter(
+            client,
+            self.deliverer,
+            project_id=int(config.get("project_id") or 0),
+            ids_per_request=int(config.get("cohort_ids_per_request") or MAX_COHORT_IDS),
+        )
+
+    @property
+    def latest_input_state(self) -> dict | None:
+        """The newest STATE read from the tap (cohort ids of earlier runs are found in it)."""
+        return self._latest_state
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """`CohortSink` for streams mapped to `cohort`, `AmplitudeSink` for the others."""
+        spec = resolve_spec(
+            stream_name, self.config.get("streams"), self.config.get("default_object")
+        )
+        if COHORT in spec_kinds(stream_name, spec):
+            check_cohort_settings(self.config, stream_name)
+            return CohortSink
+        return AmplitudeSink
 
     @cached_property
     def pipeline(self) -> LanePipeline:
@@ -308,6 +361,9 @@ class TargetAmplitude(Target):
         Lanes may finish out of order: the earliest unfinished record decides. None after a failure.
         """
         earliest = self.pipeline.earliest_unfinished()
+        cohorts_open = self.cohort_jobs.earliest_open()
+        if cohorts_open is not None and (earliest is None or cohorts_open < earliest):
+            earliest = cohorts_open
         for sink in self._sinks_active.values():
             since = getattr(sink, "open_since", None)
             if since is not None and (earliest is None or since < earliest):
@@ -317,11 +373,18 @@ class TargetAmplitude(Target):
             safe = self._states_waiting.pop(0)[1]
         if safe is None or self.pipeline.failure is not None or self.deliverer.failed:
             return
-        self._state_written = copy.deepcopy(safe)
+        self._state_written = self.cohort_jobs.with_cohorts(copy.deepcopy(safe))
         super()._write_state_message(self._state_written)
 
     def _write_state_message(self, state: dict) -> None:
-        """Write STATE only once every batch before it is delivered, and none after a `fail`."""
+        """Write STATE only once every batch before it is delivered, and none after a `fail`.
+
+        Cohort records still spooled (a `replace` stream before its end) hold it back: it waits
+        in `_states_waiting` until they are applied.
+        """
+        if self.cohort_jobs.any_open():
+            return
+        state = self.cohort_jobs.with_cohorts(state)
         self.pipeline.wait()
         self._states_waiting.clear()  # all covered by this one
         if self.deliverer.failed:
@@ -339,10 +402,16 @@ class TargetAmplitude(Target):
         try:
             super().process_endofpipe()
             self.pipeline.wait()
+            if self._state_written is None and not self.deliverer.failed:
+                remembered = self.cohort_jobs.with_cohorts({})
+                if remembered:  # no STATE from the tap: still keep the created cohort ids
+                    self._state_written = remembered
+                    super()._write_state_message(remembered)
         finally:
             if self.dry_run_writer is not None:
                 self.dry_run_writer.close()
             self.deliverer.log_summary()
             self.deliverer.close()
+            self.cohort_jobs.close()
         if self.deliverer.failed:
             raise RecordsNotDeliveredError(self.deliverer.report())
