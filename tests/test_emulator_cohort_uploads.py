@@ -166,7 +166,7 @@ def test_membership_checks_its_shape(emulator):
 def test_a_write_to_a_cohort_another_write_holds_answers_429(emulator):
     known(emulator, "u1", "u2")
     cohort_id = upload(emulator, ["u1"]).json()["cohortId"]
-    emulator.state.limits.cohort_write_seconds = 3.0
+    emulator.state.limits.cohort_write_seconds = 1.0
     first: list[requests.Response] = []
     add = {"ids": ["u2"], "id_type": "BY_NAME", "operation": "ADD"}
     writer = threading.Thread(target=lambda: first.append(membership(emulator, cohort_id, add)))
