@@ -12,9 +12,13 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_amplitude.amplitude import MAX_COHORT_IDS
+from target_amplitude.delivery.cohort_http import CohortClient
+from target_amplitude.delivery.cohorts import CohortWriter
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from target_amplitude.delivery.deliverer import Deliverer
 
 COHORT_SETTINGS = (
     th.Property(
@@ -74,3 +78,20 @@ def check_cohort_settings(config: Mapping[str, Any], stream: str) -> None:
         raise ConfigValidationError(
             f"cohort_ids_per_request must be between 1 and {MAX_COHORT_IDS}, got {per_request}"
         )
+
+
+def cohort_writer_for(config: Mapping[str, Any], deliverer: Deliverer) -> CohortWriter:
+    """The run's cohort writer: the cohort API client plus the Deliverer's policies and retries."""
+    client = CohortClient(
+        str(config["api_key"]),
+        str(config.get("secret_key") or ""),
+        region=str(config.get("region") or "us"),
+        api_url=config.get("cohort_api_url"),
+        timeout=deliverer.settings.request_timeout,
+    )
+    return CohortWriter(
+        client,
+        deliverer,
+        project_id=int(config.get("project_id") or 0),
+        ids_per_request=int(config.get("cohort_ids_per_request") or MAX_COHORT_IDS),
+    )

@@ -15,11 +15,12 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import InvalidInputLine
 
-from target_amplitude.amplitude import MAX_COHORT_IDS
-from target_amplitude.cohort_settings import COHORT_SETTINGS, check_cohort_settings
+from target_amplitude.cohort_settings import (
+    COHORT_SETTINGS,
+    check_cohort_settings,
+    cohort_writer_for,
+)
 from target_amplitude.cohort_sink import CohortJobs, CohortSink
-from target_amplitude.delivery.cohort_http import CohortClient
-from target_amplitude.delivery.cohorts import CohortWriter
 from target_amplitude.delivery.deliverer import Deliverer, RecordsNotDeliveredError
 from target_amplitude.delivery.lanes import LanePipeline
 from target_amplitude.mapping.cohort_spec import parse_cohort_spec
@@ -30,6 +31,8 @@ from target_amplitude.sinks import AmplitudeSink, DryRunWriter
 
 if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
+
+    from target_amplitude.delivery.cohorts import CohortWriter
 
 _DECODER = msgspec.json.Decoder()
 STATE_CHECK_EVERY = 100  # records between checks for a STATE that became safe to emit
@@ -92,7 +95,9 @@ class TargetAmplitude(Target):
             title="Stream mappings",
             description=(
                 "Stream name or glob (`events_*`) -> mapping spec: `object` (event, user, device, "
-                "group, user_mapping, or a list), Amplitude fields as a record field path "
+                "group, user_mapping, or a list; or cohort: `cohort_id`/`cohort_name`, `id_type`, "
+                "`mode` replace/add/remove, `owner`, `published`), Amplitude fields as a record "
+                "field path "
                 '(`"customer.id"`), a template (`"Viewed {page}"`) or `{"const": ...}`, '
                 "`event_properties`/`user_properties`/`group_properties` (`*`, a list, or "
                 "`{include, exclude}`), `property_operations`, `null_values`, "
@@ -305,20 +310,7 @@ class TargetAmplitude(Target):
     @cached_property
     def cohort_writer(self) -> CohortWriter:
         """Cohort uploads and membership updates (built for the first cohort stream)."""
-        config = self.config
-        client = CohortClient(
-            str(config["api_key"]),
-            str(config.get("secret_key") or ""),
-            region=str(config.get("region") or "us"),
-            api_url=config.get("cohort_api_url"),
-            timeout=self.deliverer.settings.request_timeout,
-        )
-        return CohortWriter(
-            client,
-            self.deliverer,
-            project_id=int(config.get("project_id") or 0),
-            ids_per_request=int(config.get("cohort_ids_per_request") or MAX_COHORT_IDS),
-        )
+        return cohort_writer_for(self.config, self.deliverer)
 
     @property
     def latest_input_state(self) -> dict | None:
