@@ -52,7 +52,7 @@ class FloatMsgSpecReader(MsgSpecReader):
 
 
 class TargetAmplitude(Target):
-    """Loads Singer records into Amplitude as events, users, devices, groups and user mappings."""
+    """Loads Singer records into Amplitude: events, users, devices, groups, user mappings, cohorts."""
 
     name = "target-amplitude"
     package_name = "singer-amplitude"
