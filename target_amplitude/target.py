@@ -52,7 +52,7 @@ class FloatMsgSpecReader(MsgSpecReader):
 
 
 class TargetAmplitude(Target):
-    """Loads Singer records into Amplitude: events, users, devices, groups, user mappings, cohorts."""
+    """Loads Singer records into Amplitude: events, users, devices, groups, mappings, cohorts."""
 
     name = "target-amplitude"
     package_name = "singer-amplitude"
