@@ -75,7 +75,7 @@ class CohortJob:
                     self.target.label,
                     self.cohort_id,
                 )
-                self.cohort_id = None
+                self.cohort_id, self.resolved = None, False
                 self._write(writer)
             self.spool.clear()
         if self.cohort_id is not None and self.spec.cohort_id is None and not self.resolved:
@@ -118,7 +118,8 @@ class CohortJob:
 def remembered_cohort(state: dict[str, Any] | None, spec: CohortSpec) -> str | None:
     """The cohort id a previous run created for this stream and name, from STATE."""
     bookmarks = (state or {}).get("bookmarks")
-    entry = bookmarks.get(spec.stream, {}).get(STATE_KEY) if isinstance(bookmarks, dict) else None
+    stream_state = bookmarks.get(spec.stream) if isinstance(bookmarks, dict) else None
+    entry = stream_state.get(STATE_KEY) if isinstance(stream_state, dict) else None
     if isinstance(entry, dict) and entry.get("cohort_name") == spec.cohort_name:
         cohort_id = entry.get("cohort_id")
         return str(cohort_id) if cohort_id else None
