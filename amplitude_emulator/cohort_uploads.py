@@ -126,8 +126,8 @@ def _cohort(project: Project, cohort_id: str) -> dict[str, Any]:
 
 
 def _new_cohort_id(project: Project) -> str:
-    taken = {cohort["id"] for cohort in project.cohorts}
-    rng = random.Random(f"{project.project_id}-{len(project.cohorts)}")
+    taken = {cohort["id"] for cohort in project.cohorts} | set(project.cohort_members)
+    rng = random.Random(f"{project.project_id}-{len(taken)}")  # ids are never reused
     while True:
         candidate = "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(7))
         if candidate not in taken:

@@ -318,3 +318,26 @@ def test_dry_run_sends_no_cohort_request(emulator, tmp_path):
 
 def _server_error(path):
     return Fault.from_json({"kind": "status", "status": 503, "path": path, "times": 1})
+
+
+def test_a_cohort_deleted_since_the_last_run_is_created_again(emulator):
+    known(emulator, *users(2))
+    config = cohort_config(emulator, {"cohort_name": "Phoenix"})
+    stdout, _ = run_target(config, singer_input("audience", rows(users(1)), state={"s": 1}))
+    (first,) = cohorts_named(emulator, "Phoenix")
+    project_b(emulator).cohorts.remove(first)  # deleted in Amplitude's UI
+    stdout, _ = run_target(
+        config, singer_input("audience", rows(users(2)), state=states(stdout)[-1])
+    )
+    (second,) = cohorts_named(emulator, "Phoenix")
+    assert second["id"] != first["id"]
+    assert member_user_ids(emulator, second["id"]) == users(2)
+    remembered = states(stdout)[-1]["bookmarks"]["audience"]["target_amplitude_cohort"]
+    assert remembered["cohort_id"] == second["id"]
+
+
+def test_remove_without_a_known_cohort_is_a_clear_error(emulator):
+    known(emulator, "user-00000")
+    config = cohort_config(emulator, {"cohort_name": "Nowhere", "mode": "remove"})
+    with pytest.raises(DeliveryError, match="mode remove needs an existing cohort"):
+        run_target(config, singer_input("audience", rows(["user-00000"])))
