@@ -341,3 +341,12 @@ def test_remove_without_a_known_cohort_is_a_clear_error(emulator):
     config = cohort_config(emulator, {"cohort_name": "Nowhere", "mode": "remove"})
     with pytest.raises(DeliveryError, match="mode remove needs an existing cohort"):
         run_target(config, singer_input("audience", rows(["user-00000"])))
+
+
+def test_a_wrong_secret_key_is_a_configuration_error_that_masks_it(emulator):
+    known(emulator, "user-00000")
+    config = cohort_config(emulator, {"cohort_name": "Locked"}, secret_key="not-the-secret")
+    with pytest.raises(DeliveryError, match="check `secret_key`") as failure:
+        run_target(config, singer_input("audience", rows(["user-00000"])))
+    assert "not-the-secret" not in str(failure.value)
+    assert cohorts_named(emulator, "Locked") == []

@@ -300,8 +300,8 @@ class CohortWriter:
         )
         raise ConfigurationError(
             f"Amplitude refused the {what} request for {target.label} at {self.client.base}: "
-            f"HTTP {result.status} {_message(result)}; {hint}. No STATE was emitted past these "
-            "records."
+            f"HTTP {result.status} {self.client.mask(_message(result))}; {hint}. No STATE was "
+            "emitted past these records."
         )
 
     # --- outcomes -------------------------------------------------------------------------------
