@@ -11,9 +11,8 @@ identities); invalid ids are skipped (upload: counted, with a sample; membership
 valid id is refused (empty audiences are rejected). A write to a cohort another write still holds
 answers 429 (`limits.cohort_write_seconds` is how long each write holds it).
 
-Members are kept as Amplitude ids in `project.cohort_members`; uploaded cohorts are listed by
-`/api/3/cohorts` with `type: manual_upload`. Control routes (tests only) read members back, mark a
-cohort busy as if another writer held it, and register known users in bulk.
+Members go to `project.cohort_members` (see `upload_members.py`); uploaded cohorts are listed by
+`/api/3/cohorts` with `type: manual_upload`. Test-only control routes are in `cohort_control.py`.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from amplitude_emulator.auth import authenticate
 from amplitude_emulator.http import Response, dashboard_error, route
-from amplitude_emulator.profile_store import profile_for
+from amplitude_emulator.upload_members import Member
 
 if TYPE_CHECKING:
     from amplitude_emulator.http import Request
@@ -36,7 +35,6 @@ UPLOAD_ID_TYPES = {"BY_AMP_ID": "amplitude_id", "BY_USER_ID": "user_id"}
 MEMBERSHIP_ID_TYPES = {"BY_ID": "amplitude_id", "BY_NAME": "user_id"}
 OPERATIONS = ("ADD", "REMOVE")
 IN_PROGRESS = math.inf
-CONTROL = "/__emulator__/projects/(\\d+)"
 
 
 class _Refused(Exception):  # noqa: N818  carries the response, not an error of ours
@@ -49,43 +47,47 @@ def _bad(message: str, details: str = "") -> _Refused:
     return _Refused(dashboard_error(400, message, details or message, kind="invalid"))
 
 
-def _known_users(project: Project) -> tuple[dict[str, int], dict[int, str | None]]:
-    """user_id -> Amplitude id, and Amplitude id -> user_id, of every user the project knows."""
-    by_user: dict[str, int] = {}
-    by_amplitude: dict[int, str | None] = {}
+Known = tuple[dict[str, Member], dict[int, Member]]
+
+
+def _known_users(project: Project) -> Known:
+    """Every user the project knows, by user_id and by Amplitude id (profiles carry properties)."""
+    by_user: dict[str, Member] = {}
+    by_amplitude: dict[int, Member] = {}
+    for profile in project.user_profiles.values():
+        user_id = profile.get("user_id")
+        member = Member(
+            profile["amplitude_id"], user_id, dict(profile.get("user_properties") or {})
+        )
+        by_amplitude.setdefault(member.amplitude_id, member)
+        if user_id:
+            by_user.setdefault(user_id, member)
     for row in project.export_rows:
         amplitude_id, user_id = row.get("amplitude_id"), row.get("user_id")
-        if isinstance(amplitude_id, int):
-            by_amplitude.setdefault(amplitude_id, user_id)
+        if isinstance(amplitude_id, int) and amplitude_id not in by_amplitude:
+            member = Member(amplitude_id, user_id)
+            by_amplitude[amplitude_id] = member
             if user_id:
-                by_user.setdefault(user_id, amplitude_id)
-    for profile in project.user_profiles.values():
-        amplitude_id, user_id = profile["amplitude_id"], profile.get("user_id")
-        by_amplitude.setdefault(amplitude_id, user_id)
-        if user_id:
-            by_user.setdefault(user_id, amplitude_id)
+                by_user.setdefault(user_id, member)
     return by_user, by_amplitude
 
 
-def _resolve(
-    ids: list[Any], kind: str, known: tuple[dict[str, int], dict[int, str | None]]
-) -> tuple[list[int], list[Any]]:
-    """Amplitude ids of the valid ids (in order, de-duplicated), and the invalid ids."""
+def _resolve(ids: list[Any], kind: str, known: Known) -> tuple[list[Member], list[Any]]:
+    """The members the valid ids name (in order, de-duplicated), and the invalid ids."""
     by_user, by_amplitude = known
-    matched: dict[int, None] = {}
+    matched: dict[int, Member] = {}
     invalid: list[Any] = []
     for raw in ids:
-        amplitude_id: int | None = None
+        member: Member | None = None
         if kind == "user_id" and isinstance(raw, str):
-            amplitude_id = by_user.get(raw)
+            member = by_user.get(raw)
         elif kind == "amplitude_id" and isinstance(raw, (str, int)) and str(raw).isdigit():
-            candidate = int(raw)
-            amplitude_id = candidate if candidate in by_amplitude else None
-        if amplitude_id is None:
+            member = by_amplitude.get(int(raw))
+        if member is None:
             invalid.append(raw)
         else:
-            matched[amplitude_id] = None
-    return list(matched), invalid
+            matched.setdefault(member.amplitude_id, member)
+    return list(matched.values()), invalid
 
 
 def _json_object(request: Request) -> dict[str, Any]:
@@ -126,7 +128,7 @@ def _cohort(project: Project, cohort_id: str) -> dict[str, Any]:
 
 
 def _new_cohort_id(project: Project) -> str:
-    taken = {cohort["id"] for cohort in project.cohorts} | set(project.cohort_members)
+    taken = {cohort["id"] for cohort in project.cohorts} | set(project.cohort_members.cohort_ids())
     rng = random.Random(f"{project.project_id}-{len(taken)}")  # ids are never reused
     while True:
         candidate = "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(7))
@@ -259,13 +261,13 @@ def _upload(request: Request, state: EmulatorState, project: Project) -> Respons
                 cohort = _new_cohort(project, cohort_id, now)
             else:
                 cohort = _cohort(project, cohort_id)
-            members = set(matched)
-            project.cohort_members[cohort_id] = members
+            project.cohort_members.replace(cohort_id, matched)
+            size = project.cohort_members.count(cohort_id)
             cohort.update(
                 name=name,
                 owners=[owner],
                 published=published,
-                size=len(members),
+                size=size,
                 lastMod=now,
                 lastComputed=now,
             )
@@ -332,13 +334,13 @@ def _membership(request: Request, state: EmulatorState, project: Project) -> Res
     _claim(state, project, cohort_id)
     try:
         with state.lock:
-            members = project.cohort_members.setdefault(cohort_id, set())
+            store = project.cohort_members
             results = []
             for (matched, invalid), id_type, operation in resolved:
                 if operation == "ADD":
-                    members.update(matched)
+                    store.add(cohort_id, matched)
                 else:
-                    members.difference_update(matched)
+                    store.remove(cohort_id, [member.amplitude_id for member in matched])
                 results.append(
                     {
                         "skipped_ids": [str(raw) for raw in invalid],
@@ -347,60 +349,7 @@ def _membership(request: Request, state: EmulatorState, project: Project) -> Res
                     }
                 )
             cohort = _cohort(project, cohort_id)
-            cohort.update(size=len(members), lastMod=int(state.now()))
+            cohort.update(size=store.count(cohort_id), lastMod=int(state.now()))
     finally:
         _hold_and_release(state, project, cohort_id)
     return Response.json(200, {"cohort_id": cohort_id, "memberships_result": results})
-
-
-# --- control (tests only) ---------------------------------------------------------------------
-
-
-def _control_project(state: EmulatorState, project_id: str) -> Project | None:
-    return state.projects.get(int(project_id))
-
-
-@route("GET", CONTROL + "/cohorts/([^/]+)/members")
-def members_view(request: Request, state: EmulatorState) -> Response:
-    """A cohort's members as Amplitude ids and user ids, and whether a write holds it."""
-    _, _, _, project_id, _, cohort_id, _ = request.path.split("/")
-    project = _control_project(state, project_id)
-    if project is None:
-        return Response.json(404, {"error": "no such project"})
-    with state.lock:
-        if not any(cohort["id"] == cohort_id for cohort in project.cohorts):
-            return Response.json(404, {"error": f"no cohort {cohort_id}"})
-        members = sorted(project.cohort_members.get(cohort_id, set()))
-        _, by_amplitude = _known_users(project)
-        busy = project.cohort_busy_until.get(cohort_id, 0.0) > state.now()
-    user_ids = sorted(uid for uid in (by_amplitude.get(m) for m in members) if uid)
-    return Response.json(
-        200,
-        {"cohort_id": cohort_id, "amplitude_ids": members, "user_ids": user_ids, "writing": busy},
-    )
-
-
-@route("POST", CONTROL + "/cohorts/([^/]+)/busy")
-def mark_busy(request: Request, state: EmulatorState) -> Response:
-    """{"seconds": s}: the cohort answers 429 to writes for s seconds (another writer holds it)."""
-    _, _, _, project_id, _, cohort_id, _ = request.path.split("/")
-    project = _control_project(state, project_id)
-    if project is None:
-        return Response.json(404, {"error": "no such project"})
-    seconds = float((request.json() if request.body else {}).get("seconds", 1))
-    with state.lock:
-        project.cohort_busy_until[cohort_id] = state.now() + seconds
-    return Response.json(200, {"ok": True})
-
-
-@route("POST", CONTROL + "/users")
-def register_users(request: Request, state: EmulatorState) -> Response:
-    """{"user_ids": [...]}: make these users known (as if identified); returns their ids."""
-    _, _, _, project_id, _ = request.path.split("/")
-    project = _control_project(state, project_id)
-    if project is None:
-        return Response.json(404, {"error": "no such project"})
-    user_ids = request.json().get("user_ids") or []
-    with state.lock:
-        profiles = [profile_for(project, {"user_id": str(uid)}) for uid in user_ids]
-    return Response.json(200, {p["user_id"]: p["amplitude_id"] for p in profiles if p is not None})

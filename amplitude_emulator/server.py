@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 # Endpoint modules register their routes on import.
-from amplitude_emulator import cohort_uploads, control, dashboard, export, ingestion  # noqa: F401  isort: skip
+from amplitude_emulator import cohort_control, cohort_uploads, control, dashboard, export, ingestion  # noqa: F401  isort: skip
 from typing_extensions import Self
 
 CHUNK = 1024 * 1024

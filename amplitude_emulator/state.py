@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from amplitude_emulator import data
+from amplitude_emulator.upload_members import CohortStore
 
 if TYPE_CHECKING:
     from amplitude_emulator.faults import Fault
@@ -77,8 +78,8 @@ class Project:
     session_x_values_with_time: bool = True
     cohorts: list[dict[str, Any]] = field(default_factory=list)
     cohorts_addon: bool = True  # False: /api/3/cohorts answers 403 (no Behavioral Cohorts add-on)
-    # Members of cohorts written by upload / membership requests: cohort id -> Amplitude ids.
-    cohort_members: dict[str, set[int]] = field(default_factory=dict)
+    # Members of cohorts written by upload / membership requests (upload_members.py).
+    cohort_members: CohortStore = field(default_factory=CohortStore)
     cohort_busy_until: dict[str, float] = field(default_factory=dict)  # a write in progress
     # Prebuilt zip files served as-is by /api/2/export: (start hour, end hour or "" for any, path).
     export_archives: list[tuple[str, str, str]] = field(default_factory=list)

@@ -54,9 +54,8 @@ def rows(user_ids):
 
 
 def member_user_ids(emulator, cohort_id):
-    project = project_b(emulator)
-    by_amplitude = {p["amplitude_id"]: p["user_id"] for p in project.user_profiles.values()}
-    return sorted(by_amplitude[a] for a in project.cohort_members[cohort_id])
+    members = project_b(emulator).cohort_members.members(cohort_id)
+    return sorted(member.user_id for member in members)
 
 
 def cohorts_named(emulator, name):

@@ -35,11 +35,10 @@ def _audience(postgres: PostgresServer, user_ids: tuple[str, ...]) -> None:
     postgres.psql(f"INSERT INTO crm.audience VALUES {values}")  # noqa: S608  fixed test values
 
 
-def _members(emulator: Emulator, cohort_id: str) -> set[str]:
+def _members(emulator: Emulator, cohort_id: str) -> set[str | None]:
     project = emulator.state.projects[PROJECT_B_ID]
     with emulator.state.lock:
-        by_amplitude = {p["amplitude_id"]: p["user_id"] for p in project.user_profiles.values()}
-        return {by_amplitude[member] for member in project.cohort_members[cohort_id]}
+        return {member.user_id for member in project.cohort_members.members(cohort_id)}
 
 
 def test_audience_table_becomes_a_cohort_that_follows_the_table(
