@@ -68,6 +68,9 @@ class Limits:
     taxonomy_max_cost_in_flight: int = 4
     taxonomy_cost_per_hour: int = 7200
     taxonomy_latency_seconds: float = 0.0
+    cohort_max_ids: int = 100_000  # ids per cohort upload / membership request; over it -> 400
+    cohort_write_seconds: float = 0.0  # how long a cohort write holds the cohort (others: 429)
+    cohort_invalid_ids_sample: int = 10  # unmatched ids an upload echoes (size undocumented)
 
 
 @dataclass
@@ -98,6 +101,7 @@ class Project:
     taxonomy_stale_event_types: set[str] = field(default_factory=set)
     taxonomy_in_flight: int = 0
     taxonomy_cost_times: list[float] = field(default_factory=list)
+    cohort_busy_until: dict[str, float] = field(default_factory=dict)  # a write in progress
     # Prebuilt zip files served as-is by /api/2/export: (start hour, end hour or "" for any, path).
     export_archives: list[tuple[str, str, str]] = field(default_factory=list)
     # Ingestion side.

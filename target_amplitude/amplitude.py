@@ -175,3 +175,16 @@ FUTURE_TOLERANCE_MS = 24 * 3600 * 1000  # event times up to a day ahead (clock s
 MAX_EVENT_TYPES = 2000
 MAX_EVENT_PROPERTIES = 2000
 MAX_USER_PROPERTIES = 1000
+
+# --- Behavioral Cohorts API (cohort uploads and membership updates) ------------------------------
+
+# The Dashboard REST hosts serve the cohort API, with api_key:secret_key Basic auth.
+COHORT_HOSTS = {"us": "https://amplitude.com", "eu": "https://analytics.eu.amplitude.com"}
+COHORT_LIST_PATH = "/api/3/cohorts"
+COHORT_UPLOAD_PATH = "/api/3/cohorts/upload"  # create, or replace with existing_cohort_id
+COHORT_MEMBERSHIP_PATH = "/api/3/cohorts/membership"  # ADD / REMOVE ids
+MAX_COHORT_IDS = 100_000  # ids per upload or membership request
+# Our id_type -> the upload's and the membership update's names for it.
+COHORT_UPLOAD_ID_TYPES = {"user_id": "BY_USER_ID", "amplitude_id": "BY_AMP_ID"}
+COHORT_MEMBERSHIP_ID_TYPES = {"user_id": "BY_NAME", "amplitude_id": "BY_ID"}
+COHORT_UPLOADED_TYPE = "manual_upload"  # `type` of cohorts made by an upload

@@ -19,19 +19,29 @@ from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_amplitude.settings_checks import SettingsChecks, defaults_never_null, with_reasons
 from target_amplitude.amplitude import INGESTION_HOSTS
 from target_amplitude.batch_files import BatchStorage, files_of, read_batch_file
+from target_amplitude.cohort_settings import (
+    COHORT_SETTINGS,
+    check_cohort_settings,
+    cohort_writer_for,
+)
+from target_amplitude.cohort_sink import CohortJobs, CohortSink
 from target_amplitude.delivery.deliverer import Deliverer
 from target_amplitude.delivery.dry_run import DryRunWriter
 from target_amplitude.delivery.errors import RecordsNotDeliveredError
 from target_amplitude.delivery.lanes import LanePipeline
 from target_amplitude.delivery.settings import PROPERTIES as DELIVERY_PROPERTIES
+from target_amplitude.mapping.cohort_spec import parse_cohort_spec
 from target_amplitude.mapping.spec_schema import STREAMS_SCHEMA
-from target_amplitude.mapping.specs import KINDS, resolve_spec
+from target_amplitude.mapping.specs import COHORT, KINDS, resolve_spec, spec_kinds
 from target_amplitude.mapping.stream_plan import StreamPlan
 from target_amplitude.mapping.timeconv import datetime_to_ms
 from target_amplitude.sinks import AmplitudeSink
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
+    from singer_sdk.sinks import Sink
+
+    from target_amplitude.delivery.cohorts import CohortWriter
 
 _DECODER = msgspec.json.Decoder()
 STATE_CHECK_EVERY = 100  # records between checks for a STATE that became safe to emit
@@ -51,7 +61,7 @@ class FloatMsgSpecReader(MsgSpecReader):
 
 
 class TargetAmplitude(SettingsChecks, Target):
-    """Loads Singer records into Amplitude as events, users, devices, groups and user mappings."""
+    """Loads Singer records into Amplitude: events, users, devices, groups, mappings, cohorts."""
 
     name = "target-amplitude"
     package_name = "singer-amplitude"
@@ -102,7 +112,9 @@ class TargetAmplitude(SettingsChecks, Target):
             title="Stream mappings",
             description=(
                 "Stream name or glob (`events_*`) -> mapping spec: `object` (event, user, device, "
-                "group, user_mapping, or a list), Amplitude fields as a record field path "
+                "group, user_mapping, or a list; or cohort: `cohort_id`/`cohort_name`, `id_type`, "
+                "`mode` replace/add/remove, `owner`, `published`), Amplitude fields as a record "
+                "field path "
                 '(`"customer.id"`), a template (`"Viewed {page}"`) or `{"const": ...}`, '
                 "`event_properties`/`user_properties`/`group_properties` (`*`, a list, or "
                 "`{include, exclude}`), `property_operations`, `null_values`, "
@@ -146,6 +158,8 @@ class TargetAmplitude(SettingsChecks, Target):
         ),
         # --- delivery (batching, retries, rejected records): defaults and bounds there ------
         *DELIVERY_PROPERTIES,
+        # --- cohorts (the `cohort` kind) -------------------------------------------------------
+        *COHORT_SETTINGS,
         # --- BATCH messages -----------------------------------------------------------------
         th.Property(
             "batch_config",
@@ -201,7 +215,11 @@ class TargetAmplitude(SettingsChecks, Target):
         try:
             for name in streams:
                 spec = resolve_spec(name, streams, self.config.get("default_object"))
-                StreamPlan(name, spec, (), self.fallback_time_ms)
+                if COHORT in spec_kinds(name, spec):
+                    parse_cohort_spec(name, spec)
+                    check_cohort_settings(self.config, name)
+                else:
+                    StreamPlan(name, spec, (), self.fallback_time_ms)
         except ConfigValidationError as exc:
             raise with_reasons(exc) from exc
         self._state_withheld = False
@@ -228,6 +246,34 @@ class TargetAmplitude(SettingsChecks, Target):
             return None
         path = self.config.get("dry_run_path")
         return DryRunWriter(Path(path) if path else None, self.logger)
+
+    @cached_property
+    def cohort_jobs(self) -> CohortJobs:
+        """The run's cohort streams: spools, cohort ids, what is not applied yet."""
+        return CohortJobs()
+
+    @cached_property
+    def cohort_writer(self) -> CohortWriter:
+        """Cohort uploads and membership updates (built for the first cohort stream)."""
+        return cohort_writer_for(self.config, self.deliverer)
+
+    @property
+    def latest_input_state(self) -> dict | None:
+        """The newest STATE read from the tap (cohort ids of earlier runs are found in it)."""
+        return self._latest_state
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """`CohortSink` for streams mapped to `cohort`, `AmplitudeSink` for the others."""
+        try:
+            spec = resolve_spec(
+                stream_name, self.config.get("streams"), self.config.get("default_object")
+            )
+        except ConfigValidationError as exc:
+            raise with_reasons(exc) from exc  # the command line prints only listed reasons
+        if COHORT in spec_kinds(stream_name, spec):
+            check_cohort_settings(self.config, stream_name)
+            return CohortSink
+        return AmplitudeSink
 
     @cached_property
     def pipeline(self) -> LanePipeline:
@@ -273,6 +319,9 @@ class TargetAmplitude(SettingsChecks, Target):
         Lanes may finish out of order: the earliest unfinished record decides. None after a failure.
         """
         earliest = self.pipeline.earliest_unfinished()
+        cohorts_open = self.cohort_jobs.earliest_open()
+        if cohorts_open is not None and (earliest is None or cohorts_open < earliest):
+            earliest = cohorts_open
         for sink in self._sinks_active.values():
             since = getattr(sink, "open_since", None)
             if since is not None and (earliest is None or since < earliest):
@@ -282,11 +331,18 @@ class TargetAmplitude(SettingsChecks, Target):
             safe = self._states_waiting.pop(0)[1]
         if safe is None or self.pipeline.failure is not None or self.deliverer.failed:
             return
-        self._state_written = copy.deepcopy(safe)
+        self._state_written = self.cohort_jobs.with_cohorts(copy.deepcopy(safe))
         super()._write_state_message(self._state_written)
 
     def _write_state_message(self, state: dict) -> None:
-        """Write STATE only once every batch before it is delivered, and none after a `fail`."""
+        """Write STATE only once every batch before it is delivered, and none after a `fail`.
+
+        Cohort records still spooled (a `replace` stream before its end) hold it back: it waits
+        in `_states_waiting` until they are applied.
+        """
+        if self.cohort_jobs.any_open():
+            return
+        state = self.cohort_jobs.with_cohorts(state)
         self.pipeline.wait()
         self._states_waiting.clear()  # all covered by this one
         if self.deliverer.failed:
@@ -304,10 +360,16 @@ class TargetAmplitude(SettingsChecks, Target):
         try:
             super().process_endofpipe()
             self.pipeline.wait()
+            if self._state_written is None and not self.deliverer.failed:
+                remembered = self.cohort_jobs.with_cohorts({})
+                if remembered:  # no STATE from the tap: still keep the created cohort ids
+                    self._state_written = remembered
+                    super()._write_state_message(remembered)
         finally:
             if self.dry_run_writer is not None:
                 self.dry_run_writer.close()
             self.deliverer.log_summary()
             self.deliverer.close()
+            self.cohort_jobs.close()
         if self.deliverer.failed:
             raise RecordsNotDeliveredError(self.deliverer.report())

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-# Top to bottom: each layer may import the layers after it, never those before it. `batch_files`
-# reads the files of BATCH messages for the target, beside the sinks.
+# Top to bottom: each layer may import the layers after it, never those before it. A layer may
+# be several modules (space-separated): the cohort kind's settings sit with the target, its sink
+# with the sinks; `batch_files` reads the files of BATCH messages for the target.
 TARGET_LAYERS = (
     "__main__",
-    "target",
+    "target cohort_settings",
     "batch_files",
-    "sinks",
+    "sinks cohort_sink",
     "mapping",
     "validation",
     "delivery",
@@ -119,7 +120,7 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
 def check_layers(root: Path, layers: tuple[str, ...] = TARGET_LAYERS) -> list[Violation]:
     """Every upward import, unlayered module and import cycle in the package at `root`."""
     modules = _modules(root)
-    rank = {name: index for index, name in enumerate(layers)}
+    rank = {name: index for index, layer in enumerate(layers) for name in layer.split()}
 
     def layer_of(module: str) -> str | None:
         parts = module.split(".")

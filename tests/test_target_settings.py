@@ -13,7 +13,7 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_amplitude.delivery.settings import DeliverySettings
-from target_amplitude.mapping.specs import KINDS
+from target_amplitude.mapping.specs import OBJECT_KINDS
 from target_amplitude.target import TargetAmplitude
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,9 +117,10 @@ def test_sdk_settings_the_target_ignores_are_not_in_about_and_warned(tmp_path: P
 def test_streams_setting_shows_its_shape_in_about() -> None:
     streams = _about()["settings"]["properties"]["streams"]
     spec = streams["additionalProperties"]
-    assert spec["then"]["enum"] == list(KINDS)  # `"orders": "user"` shorthand
+    assert spec["then"]["enum"] == list(OBJECT_KINDS)  # `"orders": "user"` shorthand
     options = spec["else"]["properties"]
-    assert options["object"]["then"]["enum"] == list(KINDS)
+    assert options["object"]["then"]["enum"] == list(OBJECT_KINDS)
+    assert options["mode"]["enum"] == ["replace", "add", "remove"]
     assert options["preset"]["enum"] == ["amplitude_export"]
     assert options["null_values"]["enum"] == ["skip", "unset"]
     assert {"event_properties", "property_operations", "touch_event"} <= set(options)

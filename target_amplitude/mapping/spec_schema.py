@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from target_amplitude.amplitude import OPERATORS
+from target_amplitude.mapping.cohort_spec import ID_TYPES, MODES
 from target_amplitude.mapping.presets import PRESETS
-from target_amplitude.mapping.specs import KINDS
+from target_amplitude.mapping.specs import OBJECT_KINDS
 
-KIND = {"type": "string", "enum": list(KINDS)}
+KIND = {"type": "string", "enum": list(OBJECT_KINDS)}
 BAG = (
     '`"*"` (every field not mapped elsewhere), a list of fields, '
     '`{"include": [...], "exclude": [...]}` or `{"field": "path.to.object"}`'
@@ -76,6 +77,37 @@ SPEC_OPTIONS: dict[str, dict[str, Any]] = {
     "skip_user_properties_sync": {
         "type": "boolean",
         "description": "Events leave the user's properties alone (historical backfills).",
+    },
+    "cohort_id": {
+        "type": ["string", "null"],
+        "description": "`cohort` streams: the id of an existing cohort to write.",
+    },
+    "cohort_name": {
+        "type": ["string", "null"],
+        "description": (
+            "`cohort` streams: the cohort's name; created on the first run, its id kept in STATE."
+        ),
+    },
+    "id_type": {
+        "type": "string",
+        "enum": list(ID_TYPES),
+        "description": "`cohort` streams: which id each record holds (default `user_id`).",
+    },
+    "mode": {
+        "type": "string",
+        "enum": list(MODES),
+        "description": (
+            "`cohort` streams: `replace` (default: members become exactly the stream's ids), "
+            "`add` or `remove`."
+        ),
+    },
+    "owner": {
+        "type": ["string", "null"],
+        "description": "`cohort` streams: login email of the cohort's owner (uploads need it).",
+    },
+    "published": {
+        "type": "boolean",
+        "description": "`cohort` streams: whether the cohort is visible to others (default true).",
     },
 }
 
