@@ -27,8 +27,6 @@ from target_amplitude.sinks import OwnChecksSink
 from target_amplitude.validation.reasons import RecordCheckError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from target_amplitude.delivery.cohorts import CohortWriter
     from target_amplitude.target import TargetAmplitude
 
@@ -169,20 +167,11 @@ class CohortJobs:
 class CohortSink(OwnChecksSink):
     """Spools a cohort stream's member ids and applies them per the stream's mode."""
 
-    def __init__(
-        self,
-        target: TargetAmplitude,
-        stream_name: str,
-        schema: dict,
-        key_properties: Sequence[str] | None,
-    ) -> None:
+    def compile_spec(self, target: TargetAmplitude) -> None:
         """Parse the cohort spec; the stream's job outlives this sink if the schema changes."""
-        super().__init__(target, stream_name, schema, key_properties)
-        self.cohort = parse_cohort_spec(stream_name, self.stream_spec())
-        self._target = target
+        self.cohort = parse_cohort_spec(self.stream_name, self.stream_spec())
         self.writer = target.cohort_writer
         self.job = target.cohort_jobs.job_for(self.cohort)
-        self._position = 0
 
     @property
     def max_size(self) -> int:

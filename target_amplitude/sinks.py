@@ -42,6 +42,26 @@ class OwnChecksSink(BatchSink):
     record path and check nothing Amplitude needs that the mapping does not check already.
     """
 
+    def __init__(
+        self,
+        target: TargetAmplitude,
+        stream_name: str,
+        schema: dict,
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        """Set up the SDK's sink, then compile the stream's spec (`compile_spec`)."""
+        super().__init__(target, stream_name, schema, key_properties)
+        self._target = target
+        self._position = 0  # records this sink has read
+        try:
+            self.compile_spec(target)
+        except ConfigValidationError as exc:
+            raise with_reasons(exc) from exc  # the command line prints only listed reasons
+
+    def compile_spec(self, target: TargetAmplitude) -> None:
+        """Read the stream's entry of `streams` into what each record needs (per kind of sink)."""
+        raise NotImplementedError
+
     @property
     def include_sdc_metadata_properties(self) -> bool:
         """Never: `_sdc_*` columns would only become Amplitude properties (see IGNORED_SETTINGS)."""
@@ -70,24 +90,12 @@ class AmplitudeSink(OwnChecksSink):
 
     MAX_SIZE_DEFAULT = 10_000
 
-    def __init__(
-        self,
-        target: TargetAmplitude,
-        stream_name: str,
-        schema: dict,
-        key_properties: Sequence[str] | None,
-    ) -> None:
+    def compile_spec(self, target: TargetAmplitude) -> None:
         """Compile the stream's mapping once; per record only the compiled plan runs."""
-        super().__init__(target, stream_name, schema, key_properties)
-        try:
-            spec = self.stream_spec()
-            self.plan = StreamPlan(stream_name, spec, self.key_properties, target.fallback_time_ms)
-        except ConfigValidationError as exc:
-            raise with_reasons(exc) from exc  # the command line prints only listed reasons
+        spec = self.stream_spec()
+        self.plan = StreamPlan(self.stream_name, spec, self.key_properties, target.fallback_time_ms)
         self.checker = Checker(min_id_length=self.config.get("min_id_length"))
         self._checks = checks_for(self.checker)
-        self._target = target
-        self._position = 0
         self.skipped_records = 0
         self.open_since: int | None = None  # first record number of the batch being read
         self._spec = spec
