@@ -10,6 +10,7 @@ the Amplitude ids the emulator gave those users.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,8 @@ def test_audience_table_becomes_a_cohort_that_follows_the_table(
     assert _members(emulator, cohort["id"]) == set(USERS[1:])
     assert f"updating cohort {cohort['id']} (from STATE)" in second_log
 
-    cohort_id = _listed_cohort_id(emulator)
+    metadata = _listed_cohort(emulator)
+    cohort_id = str(metadata["id"])
     assert cohort_id == cohort["id"]
     assert _state_cohort_id(pipeline) == cohort_id
 
@@ -90,11 +92,12 @@ def test_audience_table_becomes_a_cohort_that_follows_the_table(
     (listed,) = [row for row in pipeline.jsonl("cohorts") if row["id"] == cohort_id]
     assert (listed["name"], listed["size"], listed["type"]) == (COHORT_NAME, 3, "manual_upload")
     assert listed["owners"] == [OWNER]
-    assert listed["lastMod"].endswith("+00:00")  # epoch seconds became an RFC 3339 date-time
+    # Epoch seconds in the listing, an RFC 3339 date-time (UTC) in the stream.
+    assert dt.datetime.fromisoformat(listed["lastMod"]).timestamp() == metadata["lastMod"]
 
 
-def _listed_cohort_id(emulator: Emulator) -> str:
-    """The cohort's id as `/api/3/cohorts` lists it, checking the documented listing shape."""
+def _listed_cohort(emulator: Emulator) -> dict[str, Any]:
+    """The cohort as `/api/3/cohorts` lists it, checking the documented listing shape."""
     listing = requests.get(
         f"{emulator.url}/api/3/cohorts", auth=(API_KEY_B, SECRET_KEY_B), timeout=30
     )
@@ -104,7 +107,8 @@ def _listed_cohort_id(emulator: Emulator) -> str:
     assert listed["owners"] == [OWNER]
     assert listed["size"] == 3
     assert all(isinstance(listed[key], int) for key in ("lastMod", "createdAt", "lastComputed"))
-    return str(listed["id"])
+    assert isinstance(listed["id"], str)
+    return dict(listed)
 
 
 def _state_cohort_id(pipeline: Pipeline) -> str:
