@@ -1,0 +1,133 @@
+"""One bucket-read stream's run: walk the planned hours day by day, emit new objects, checkpoint.
+
+Shared by `events` (with `events_source: bucket`) and `merged_ids`. The walk lists each UTC day
+once by its name prefix, reads every object not yet seen at its current version (parts in
+order), and writes STATE after each object and after each hour whose status moved the bookmark.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tap_amplitude import windows
+from tap_amplitude.bucket_layout import days_between
+from tap_amplitude.bucket_source import BucketConfigError, BucketSource
+from tap_amplitude.bucket_state import BucketBookmark, plan_scan
+
+if TYPE_CHECKING:
+    import datetime as dt
+    import logging
+    from collections.abc import Callable, Iterator, Mapping
+
+    from tap_amplitude.bucket_layout import Feed
+
+DEFAULT_LOOKBACK_HOURS = 48
+DEFAULT_START = "30 days ago"
+DEFAULT_MAX_TRIES = 5
+
+
+def open_source(config: Mapping[str, Any]) -> BucketSource:
+    """The bucket of `bucket_url`, or a clear error naming the missing setting."""
+    url = config.get("bucket_url")
+    if not url:
+        msg = "events_source is `bucket` but `bucket_url` is not set (e.g. s3://bucket/prefix)"
+        raise BucketConfigError(msg)
+    options = config.get("bucket_storage_options") or {}
+    if not isinstance(options, dict):
+        msg = '`bucket_storage_options` must be an object (e.g. {"anon": false})'
+        raise BucketConfigError(msg)
+    return BucketSource(
+        str(url),
+        options,
+        temp_dir=config.get("export_temp_dir"),
+        max_tries=int(config.get("export_max_tries") or DEFAULT_MAX_TRIES),
+    )
+
+
+def sync_feed(
+    source: BucketSource,
+    feed: Feed,
+    state: dict[str, Any],
+    *,
+    config: Mapping[str, Any],
+    now: dt.datetime,
+    replication_key: str,
+    checkpoint: Callable[[], None],
+    logger: logging.Logger,
+) -> Iterator[dict[str, Any]]:
+    """Rows of every new or rewritten object of the planned hours, in hour and part order."""
+    start_value = config.get("start_date") or DEFAULT_START
+    start = windows.parse_instant(str(start_value), now)
+    end_value = config.get("end_date")
+    end = windows.parse_instant(str(end_value), now) if end_value else None
+    lookback = int(config.get("bucket_lookback_hours", DEFAULT_LOOKBACK_HOURS))
+    bookmark = BucketBookmark.from_state(state, windows.floor_hour(start), now)
+    plan = plan_scan(bookmark.next_hour, now, lookback, start, end)
+    bookmark.start_at(plan.first)
+    if plan.first > plan.last:
+        logger.info(
+            "Bucket %s: nothing to read yet (next hour %s)",
+            feed.what,
+            windows.hour_param(plan.first),
+        )
+        return
+    logger.info(
+        "Bucket %s: reading %s/%s hours %s..%s (re-reading the last %d h)",
+        feed.what,
+        source.url.rstrip("/"),
+        feed.folder,
+        windows.hour_param(plan.first),
+        windows.hour_param(plan.last),
+        lookback,
+    )
+    totals = {"objects": 0, "rows": 0}
+
+    def save() -> None:
+        bookmark.prune(plan.settled_before)
+        bookmark.write(state, replication_key)
+        checkpoint()
+
+    for day in days_between(plan.first, plan.last):
+        listing = source.list_day(feed, day)
+        day_new = 0
+        for hour in plan.hours(day):
+            objects = listing.objects.get(hour, [])
+            for obj in objects:
+                if not bookmark.is_new(obj):
+                    continue
+                count = 0
+                for record in source.records(obj):
+                    count += 1
+                    yield record
+                bookmark.remember(obj)
+                save()
+                day_new += 1
+                totals["objects"] += 1
+                totals["rows"] += count
+            done = bool(objects) or hour in listing.complete or hour < plan.settled_before
+            if not done and not bookmark.blocked and hour >= bookmark.next_hour:
+                logger.info(
+                    "Bucket %s: hour %s has no object and no `complete` marker yet; it is "
+                    "listed again on each run until it is older than %d h",
+                    feed.what,
+                    windows.hour_param(hour),
+                    lookback,
+                )
+            if bookmark.close_hour(hour, done=done):
+                save()
+        logger.info(
+            "Bucket %s: %s: %d new objects (%d listed, %d other names)",
+            feed.what,
+            day.isoformat(),
+            day_new,
+            sum(len(parts) for parts in listing.objects.values()),
+            len(listing.ignored),
+        )
+    save()
+    logger.info(
+        "Bucket %s: %d rows from %d objects; next hour %s",
+        feed.what,
+        totals["rows"],
+        totals["objects"],
+        windows.hour_param(bookmark.next_hour),
+    )
