@@ -78,7 +78,7 @@ def _merge_time(value: Any) -> str | None:
 class MergedIdsStream(Stream):
     """Amplitude ids merged into another (`-{org_id}` folder of the bucket export).
 
-    Read only with `events_source: bucket` and `org_id` set; otherwise it yields nothing.
+    Read whenever `bucket_url` and `org_id` are set (whatever `events_source`); else empty.
     """
 
     name = "merged_ids"
@@ -109,10 +109,10 @@ class MergedIdsStream(Stream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Rows of every new merged-IDs file, oldest hour first."""
-        if not uses_bucket(self.config) or not self.config.get("org_id"):
+        if not self.config.get("bucket_url") or not self.config.get("org_id"):
             self.logger.info(
-                "merged_ids is read from the bucket export only: set `events_source: bucket`, "
-                "`bucket_url` and `org_id` to read it"
+                "merged_ids is read from the bucket export only: set `bucket_url` and `org_id` "
+                "to read it"
             )
             return
         yield from bucket_sync.sync_feed(

@@ -204,8 +204,8 @@ class TapAmplitude(Tap):
             th.StringType,
             title="Organization ID",
             description=(
-                "Amplitude organization id: `merged_ids` reads `{bucket_url}/-{org_id}/`. "
-                "Unset: `merged_ids` yields nothing."
+                "Amplitude organization id: `merged_ids` reads `{bucket_url}/-{org_id}/` "
+                "(with either `events_source`). Unset: `merged_ids` yields nothing."
             ),
         ),
         th.Property(
