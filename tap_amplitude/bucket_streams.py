@@ -78,7 +78,7 @@ def _merge_time(value: Any) -> str | None:
 class MergedIdsStream(Stream):
     """Amplitude ids merged into another (`-{org_id}` folder of the bucket export).
 
-    Read whenever `bucket_url` and `org_id` are set (whatever `events_source`); else empty.
+    Offered (and read) when `bucket_url` and `org_id` are set, whatever `events_source`.
     """
 
     name = "merged_ids"

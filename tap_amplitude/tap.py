@@ -204,8 +204,9 @@ class TapAmplitude(Tap):
             th.StringType,
             title="Organization ID",
             description=(
-                "Amplitude organization id: `merged_ids` reads `{bucket_url}/-{org_id}/` "
-                "(with either `events_source`). Unset: `merged_ids` yields nothing."
+                "Amplitude organization id: the `merged_ids` stream reads "
+                "`{bucket_url}/-{org_id}/` (with either `events_source`); it is offered only "
+                "when `bucket_url` and `org_id` are set."
             ),
         ),
         th.Property(
@@ -351,9 +352,15 @@ class TapAmplitude(Tap):
     ).to_dict()
 
     def discover_streams(self) -> list[Stream]:
-        """All streams this tap offers, plus the `custom_streams` entries."""
+        """All streams this tap offers, plus the `custom_streams` entries.
+
+        `merged_ids` exists only in the bucket export: it is offered once `bucket_url` and
+        `org_id` are set, so catalogs (and warehouse tables) of other setups do not change.
+        """
         built: list[Stream] = [stream_class(tap=self) for stream_class in streams.STREAM_TYPES]
-        return [*built, MergedIdsStream(tap=self), *build_custom_streams(self)]
+        if self.config.get("bucket_url") and self.config.get("org_id"):
+            built.append(MergedIdsStream(tap=self))
+        return [*built, *build_custom_streams(self)]
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:

@@ -8,18 +8,13 @@ by one pointing at the running emulator.
 
 from __future__ import annotations
 
-import gzip
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from singer_sdk.testing import SuiteConfig, TapTestRunner, get_tap_test_class
 
 from amplitude_emulator import API_KEY_A, SECRET_KEY_A, Emulator, data
 from tap_amplitude.tap import TapAmplitude
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 PLACEHOLDER_URL = "http://127.0.0.1:9"
 SUITE_CONFIG = SuiteConfig(max_records_limit=150)
@@ -57,21 +52,6 @@ def suite_config(api_url: str) -> dict[str, Any]:
     }
 
 
-def merged_ids_bucket(folder: Path) -> dict[str, Any]:
-    """A local export folder with one merged-IDs file (`merged_ids` reads only a bucket)."""
-    org = folder / "-3456"
-    org.mkdir()
-    line = {
-        "scope": "project",
-        "merge_time": "2024-03-01 01:02:03.000000",
-        "merge_server_time": "2024-03-01 01:02:03.000000",
-        "amplitude_id": 11,
-        "merged_amplitude_id": 12,
-    }
-    (org / "-3456_2024-03-01_1.json.gz").write_bytes(gzip.compress(json.dumps(line).encode()))
-    return {"bucket_url": str(folder), "org_id": "3456"}
-
-
 _SdkSuite = get_tap_test_class(
     TapAmplitude,
     config=suite_config(PLACEHOLDER_URL),
@@ -85,16 +65,11 @@ class TestTapAmplitudeStandard(_SdkSuite):  # type: ignore[misc,valid-type]
 
     @pytest.fixture(scope="class")
     @classmethod
-    def runner(
-        cls, emulator_session: Emulator, tmp_path_factory: pytest.TempPathFactory
-    ) -> TapTestRunner:
+    def runner(cls, emulator_session: Emulator) -> TapTestRunner:
         emulator_session.state.reset()
         runner = TapTestRunner(
             TapAmplitude,
-            config={
-                **suite_config(emulator_session.url),
-                **merged_ids_bucket(tmp_path_factory.mktemp("bucket")),
-            },
+            config=suite_config(emulator_session.url),
             suite_config=SUITE_CONFIG,
             parse_env_config=False,
         )

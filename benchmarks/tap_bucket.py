@@ -1,0 +1,151 @@
+"""Bucket mode beside the Export API on the same rows: records/s and peak RSS of each tap run.
+
+For each size: the synthetic Export API zip of benchmarks/tap_events.py (realistic events, gzipped
+JSON lines, 2,500 rows per part, 5,000 per upload hour) is served by the emulator for the Export
+API run, and its members are unpacked into a local folder for the bucket run: the zip's members
+already have the bucket's names (`<pid>/<pid>_<date>_<H>#<n>.json.gz`). Both runs are
+`python -m tap_amplitude` with only `events` selected, stdout to /dev/null, as child processes
+that report their own peak RSS.
+
+    .venv/bin/python benchmarks/tap_bucket.py                  # 200 MB and 1 GB uncompressed
+    .venv/bin/python benchmarks/tap_bucket.py --sizes-mb 50    # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from tap_events import START_HOUR, build_archive, run_child, tap_files  # noqa: E402
+
+from tap_amplitude import windows  # noqa: E402
+
+
+def unpack_bucket(work_dir: Path, meta: dict) -> Path:
+    """The archive's members as a local export folder (cached beside the archive)."""
+    folder = work_dir / (Path(meta["path"]).stem + "_bucket")
+    done = folder / ".complete"
+    if done.exists():
+        return folder
+    with zipfile.ZipFile(meta["path"]) as archive:
+        for info in archive.infolist():
+            if not info.is_dir():
+                archive.extract(info, folder)
+    done.write_text("")
+    return folder
+
+
+def bucket_files(work_dir: Path, folder: Path, base_config: Path) -> Path:
+    """The Export API run's config switched to the bucket folder."""
+    from amplitude_emulator.state import PROJECT_A_ID  # noqa: PLC0415
+
+    config = json.loads(base_config.read_text())
+    config.update(
+        {
+            "events_source": "bucket",
+            "bucket_url": str(folder),
+            "project_id": str(PROJECT_A_ID),
+        }
+    )
+    path = work_dir / "config_bucket.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def tap_once(config: Path, catalog: Path, records: int) -> tuple[float, float]:
+    """(seconds, peak RSS MB) of one tap run; fails unless it emitted every record."""
+    command = ["-m", "tap_amplitude", "--config", str(config), "--catalog", str(catalog)]
+    with Path(os.devnull).open("wb") as sink:
+        seconds, rss, _, log = run_child(command, sink.fileno())
+    counted = sum(
+        int(value) for value in re.findall(r'"metric":\s*"record_count",\s*"value":\s*(\d+)', log)
+    )
+    if counted != records:
+        msg = f"the tap emitted {counted} of {records} events: {log[-1500:]}"
+        raise RuntimeError(msg)
+    return seconds, rss
+
+
+def measure(work_dir: Path, size_mb: int, emulator: object, repeat: int) -> dict:
+    from amplitude_emulator.export import serve_archive  # noqa: PLC0415
+
+    meta = build_archive(work_dir, size_mb)
+    folder = unpack_bucket(work_dir, meta)
+    state = emulator.state  # type: ignore[attr-defined]
+    state.reset()
+    state.limits.log_request_bodies = False
+    last = START_HOUR + dt.timedelta(hours=meta["hours"] - 1)
+    serve_archive(state, meta["path"], windows.hour_param(START_HOUR), windows.hour_param(last))
+    export_config, catalog = tap_files(work_dir, emulator.url, meta)  # type: ignore[attr-defined]
+    bucket_config = bucket_files(work_dir, folder, export_config)
+    export_s = bucket_s = float("inf")
+    export_rss = bucket_rss = 0.0
+    for _ in range(repeat):  # alternate and keep the best time of each: the machine is shared
+        seconds, rss = tap_once(export_config, catalog, meta["records"])
+        export_s, export_rss = min(export_s, seconds), max(export_rss, rss)
+        seconds, rss = tap_once(bucket_config, catalog, meta["records"])
+        bucket_s, bucket_rss = min(bucket_s, seconds), max(bucket_rss, rss)
+    objects = sum(1 for _ in folder.rglob("*.json.gz"))
+    largest = max(path.stat().st_size for path in folder.rglob("*.json.gz"))
+    return {
+        **meta,
+        "objects": objects,
+        "largest_object_bytes": largest,
+        "export_rps": meta["records"] / export_s,
+        "export_rss": export_rss,
+        "bucket_rps": meta["records"] / bucket_s,
+        "bucket_rss": bucket_rss,
+    }
+
+
+def report(results: list[dict]) -> None:
+    print()
+    print(
+        f"{'size':>8} {'events':>9} {'objects':>7} {'largest':>8} | {'export rec/s':>12} "
+        f"{'RSS':>6} | {'bucket rec/s':>12} {'RSS':>6} {'ratio':>6}"
+    )
+    for row in results:
+        print(
+            f"{row['uncompressed_bytes'] / 1e6:>6.0f}MB {row['records']:>9} {row['objects']:>7} "
+            f"{row['largest_object_bytes'] / 1e6:>6.1f}MB | {row['export_rps']:>12.0f} "
+            f"{row['export_rss']:>4.0f}MB | {row['bucket_rps']:>12.0f} {row['bucket_rss']:>4.0f}MB "
+            f"{row['bucket_rps'] / row['export_rps']:>6.2f}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes-mb", default="200,1024", help="uncompressed sizes, comma list")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each; the best is kept")
+    parser.add_argument(
+        "--work-dir",
+        default=str(Path(tempfile.gettempdir()) / "tap-amplitude-bench"),
+        help="where archives and bucket folders are cached",
+    )
+    args = parser.parse_args()
+    work_dir = Path(args.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    from amplitude_emulator import Emulator  # noqa: PLC0415
+
+    results = []
+    with Emulator() as emulator:
+        for size in (int(part) for part in args.sizes_mb.split(",")):
+            print(f"{size} MB: measuring (repeat {args.repeat})")
+            results.append(measure(work_dir, size, emulator, args.repeat))
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
