@@ -1,9 +1,10 @@
 """Bucket mode beside the Export API on the same rows: records/s and peak RSS of each tap run.
 
-For each size: the synthetic Export API zip of benchmarks/tap_events.py (realistic events, gzipped
-JSON lines, 2,500 rows per part, 5,000 per upload hour) is served by the emulator for the Export
-API run, and its members are unpacked into a local folder for the bucket run: the zip's members
-already have the bucket's names (`<pid>/<pid>_<date>_<H>#<n>.json.gz`). Both runs are
+For each size: a synthetic Export API zip (realistic events as in benchmarks/tap_events.py, one
+gzipped JSON-lines member of `--rows-per-object` events per upload hour, ~170 MB each by default:
+large files) is served by the emulator for the Export API run, and its members are unpacked into
+a local folder for the bucket run: the zip's members already have the bucket's names
+(`<pid>/<pid>_<date>_<H>#<n>.json.gz`). Both runs are
 `python -m tap_amplitude` with only `events` selected, stdout to /dev/null, as child processes
 that report their own peak RSS.
 
@@ -27,9 +28,38 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from tap_events import START_HOUR, build_archive, run_child, tap_files  # noqa: E402
+import orjson  # noqa: E402
+from tap_events import START_HOUR, run_child, tap_files  # noqa: E402
 
 from tap_amplitude import windows  # noqa: E402
+
+DEFAULT_ROWS_PER_OBJECT = 100_000  # ~170 MB of JSON per bucket object (one upload hour)
+
+
+def build_archive(work_dir: Path, size_mb: int, rows_per_object: int) -> dict:
+    """A cached Export API zip of about `size_mb` MB, one gzip member per upload hour."""
+    from amplitude_emulator.data import synthetic_rows  # noqa: PLC0415
+    from amplitude_emulator.export import write_archive  # noqa: PLC0415
+    from amplitude_emulator.state import PROJECT_A_ID  # noqa: PLC0415
+
+    path = work_dir / f"bucket_{size_mb}mb_{rows_per_object}.zip"
+    meta_path = path.with_suffix(".json")
+    if path.exists() and meta_path.exists():
+        return dict(json.loads(meta_path.read_text()))
+    sample = list(synthetic_rows(200, START_HOUR, rows_per_object))
+    row_size = sum(len(orjson.dumps(row)) + 1 for row in sample) / len(sample)
+    count = int(size_mb * 1024 * 1024 / row_size)
+    rows = synthetic_rows(count, START_HOUR, rows_per_object)
+    uncompressed = write_archive(path, rows, PROJECT_A_ID, rows_per_part=rows_per_object)
+    meta = {
+        "path": str(path),
+        "records": count,
+        "uncompressed_bytes": uncompressed,
+        "hours": -(-count // rows_per_object),
+        "avg_event_bytes": round(uncompressed / count),
+    }
+    meta_path.write_text(json.dumps(meta))
+    return meta
 
 
 def unpack_bucket(work_dir: Path, meta: dict) -> Path:
@@ -77,10 +107,12 @@ def tap_once(config: Path, catalog: Path, records: int) -> tuple[float, float]:
     return seconds, rss
 
 
-def measure(work_dir: Path, size_mb: int, emulator: object, repeat: int) -> dict:
+def measure(
+    work_dir: Path, size_mb: int, emulator: object, repeat: int, rows_per_object: int
+) -> dict:
     from amplitude_emulator.export import serve_archive  # noqa: PLC0415
 
-    meta = build_archive(work_dir, size_mb)
+    meta = build_archive(work_dir, size_mb, rows_per_object)
     folder = unpack_bucket(work_dir, meta)
     state = emulator.state  # type: ignore[attr-defined]
     state.reset()
@@ -129,6 +161,12 @@ def main() -> int:
     parser.add_argument("--sizes-mb", default="200,1024", help="uncompressed sizes, comma list")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each; the best is kept")
     parser.add_argument(
+        "--rows-per-object",
+        type=int,
+        default=DEFAULT_ROWS_PER_OBJECT,
+        help="events per bucket object (one object per upload hour)",
+    )
+    parser.add_argument(
         "--work-dir",
         default=str(Path(tempfile.gettempdir()) / "tap-amplitude-bench"),
         help="where archives and bucket folders are cached",
@@ -142,7 +180,7 @@ def main() -> int:
     with Emulator() as emulator:
         for size in (int(part) for part in args.sizes_mb.split(",")):
             print(f"{size} MB: measuring (repeat {args.repeat})")
-            results.append(measure(work_dir, size, emulator, args.repeat))
+            results.append(measure(work_dir, size, emulator, args.repeat, args.rows_per_object))
     report(results)
     return 0
 

@@ -2,7 +2,7 @@
 
 Shared by `events` (with `events_source: bucket`) and `merged_ids`. The walk lists each UTC day
 once by its name prefix, reads every object not yet seen at its current version (parts in
-order), and writes STATE after each object and after each hour whose status moved the bookmark.
+order), and writes STATE after each hour that emitted rows or moved the bookmark.
 """
 
 from __future__ import annotations
@@ -12,18 +12,21 @@ from typing import TYPE_CHECKING, Any
 from tap_amplitude import windows
 from tap_amplitude.bucket_layout import days_between
 from tap_amplitude.bucket_source import BucketConfigError, BucketSource
-from tap_amplitude.bucket_state import BucketBookmark, plan_scan
+from tap_amplitude.bucket_state import BucketBookmark, ScanPlan, plan_scan
 
 if TYPE_CHECKING:
     import datetime as dt
     import logging
     from collections.abc import Callable, Iterator, Mapping
 
-    from tap_amplitude.bucket_layout import Feed
+    from tap_amplitude.bucket_layout import ExportObject, Feed
 
 DEFAULT_LOOKBACK_HOURS = 48
 DEFAULT_START = "30 days ago"
 DEFAULT_MAX_TRIES = 5
+# STATE goes out after each hour that emitted rows; inside an hour, after this many rows (a
+# STATE message carries the re-read window's object list, so not after every object).
+ROWS_PER_CHECKPOINT = 1_000_000
 
 
 def open_source(config: Mapping[str, Any]) -> BucketSource:
@@ -80,54 +83,96 @@ def sync_feed(
         windows.hour_param(plan.last),
         lookback,
     )
-    totals = {"objects": 0, "rows": 0}
-
-    def save() -> None:
-        bookmark.prune(plan.settled_before)
-        bookmark.write(state, replication_key)
-        checkpoint()
-
+    walk = _Walk(
+        source,
+        feed,
+        bookmark,
+        plan,
+        lambda: _save(bookmark, plan, state, replication_key, checkpoint),
+    )
     for day in days_between(plan.first, plan.last):
-        listing = source.list_day(feed, day)
-        day_new = 0
-        for hour in plan.hours(day):
-            objects = listing.objects.get(hour, [])
-            for obj in objects:
-                if not bookmark.is_new(obj):
-                    continue
-                count = 0
-                for record in source.records(obj):
-                    count += 1
-                    yield record
-                bookmark.remember(obj)
-                save()
-                day_new += 1
-                totals["objects"] += 1
-                totals["rows"] += count
-            done = bool(objects) or hour in listing.complete or hour < plan.settled_before
-            if not done and not bookmark.blocked and hour >= bookmark.next_hour:
-                logger.info(
-                    "Bucket %s: hour %s has no object and no `complete` marker yet; it is "
-                    "listed again on each run until it is older than %d h",
-                    feed.what,
-                    windows.hour_param(hour),
-                    lookback,
-                )
-            if bookmark.close_hour(hour, done=done):
-                save()
-        logger.info(
-            "Bucket %s: %s: %d new objects (%d listed, %d other names)",
-            feed.what,
-            day.isoformat(),
-            day_new,
-            sum(len(parts) for parts in listing.objects.values()),
-            len(listing.ignored),
-        )
-    save()
+        yield from walk.day(day, logger, lookback)
+    walk.save()
     logger.info(
         "Bucket %s: %d rows from %d objects; next hour %s",
         feed.what,
-        totals["rows"],
-        totals["objects"],
+        walk.rows,
+        walk.objects,
         windows.hour_param(bookmark.next_hour),
     )
+
+
+def _save(
+    bookmark: BucketBookmark,
+    plan: ScanPlan,
+    state: dict[str, Any],
+    replication_key: str,
+    checkpoint: Callable[[], None],
+) -> None:
+    bookmark.prune(plan.settled_before)
+    bookmark.write(state, replication_key)
+    checkpoint()
+
+
+class _Walk:
+    """The hour loop of one run, with its counters and the rows emitted since the last STATE."""
+
+    def __init__(
+        self,
+        source: BucketSource,
+        feed: Feed,
+        bookmark: BucketBookmark,
+        plan: ScanPlan,
+        save: Callable[[], None],
+    ) -> None:
+        self.source, self.feed, self.bookmark, self.plan = source, feed, bookmark, plan
+        self._save = save
+        self.rows = self.objects = 0
+        self._unsaved_rows = 0
+        self._dirty = False
+
+    def save(self) -> None:
+        self._save()
+        self._unsaved_rows, self._dirty = 0, False
+
+    def day(self, day: dt.date, logger: logging.Logger, lookback: int) -> Iterator[dict[str, Any]]:
+        """Rows of one day's new objects; STATE after each hour that emitted or moved."""
+        listing = self.source.list_day(self.feed, day)
+        before = self.objects
+        for hour in self.plan.hours(day):
+            objects = listing.objects.get(hour, [])
+            for obj in objects:
+                if self.bookmark.is_new(obj):
+                    yield from self._read(obj)
+            done = bool(objects) or hour in listing.complete or hour < self.plan.settled_before
+            if not done and not self.bookmark.blocked and hour >= self.bookmark.next_hour:
+                logger.info(
+                    "Bucket %s: hour %s has no object and no `complete` marker yet; it is "
+                    "listed again on each run until it is older than %d h",
+                    self.feed.what,
+                    windows.hour_param(hour),
+                    lookback,
+                )
+            if self.bookmark.close_hour(hour, done=done) or self._dirty:
+                self.save()
+        logger.info(
+            "Bucket %s: %s: %d new objects (%d listed, %d other names)",
+            self.feed.what,
+            day.isoformat(),
+            self.objects - before,
+            sum(len(parts) for parts in listing.objects.values()),
+            len(listing.ignored),
+        )
+
+    def _read(self, obj: ExportObject) -> Iterator[dict[str, Any]]:
+        count = 0
+        for record in self.source.records(obj):
+            count += 1
+            yield record
+        self.bookmark.remember(obj)
+        self.rows += count
+        self.objects += 1
+        self._unsaved_rows += count
+        self._dirty = True
+        if self._unsaved_rows >= ROWS_PER_CHECKPOINT:  # a big hour: resume inside it
+            self.save()
