@@ -87,6 +87,22 @@ class BucketSource:
         protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         self.lists_by_prefix = bool(PREFIX_LISTING_PROTOCOLS.intersection(protocols))
 
+    def check_root(self) -> None:
+        """Fail when the bucket (or local folder) is missing: an empty listing would look done."""
+        target = self.root if self.is_local else self.root.split("/", 1)[0]
+        try:
+            found = self.fs.isdir(target) if self.is_local else self.fs.exists(target)
+        except PermissionError as exc:
+            msg = f"bucket_url {self.url!r}: access to {target!r} was refused ({exc})"
+            raise BucketConfigError(msg) from None
+        if not found:
+            what = "folder" if self.is_local else "bucket"
+            msg = (
+                f"bucket_url {self.url!r}: the {what} {target!r} does not exist or these "
+                "credentials cannot see it; check `bucket_url` and `bucket_storage_options`"
+            )
+            raise BucketConfigError(msg)
+
     def folder(self, feed: Feed) -> str:
         """The feed's folder path on the filesystem."""
         return f"{self.root}/{feed.folder}" if self.root else feed.folder

@@ -39,12 +39,14 @@ def open_source(config: Mapping[str, Any]) -> BucketSource:
     if not isinstance(options, dict):
         msg = '`bucket_storage_options` must be an object (e.g. {"anon": false})'
         raise BucketConfigError(msg)
-    return BucketSource(
+    source = BucketSource(
         str(url),
         options,
         temp_dir=config.get("export_temp_dir"),
         max_tries=int(config.get("export_max_tries") or DEFAULT_MAX_TRIES),
     )
+    source.check_root()
+    return source
 
 
 def sync_feed(
@@ -93,6 +95,18 @@ def sync_feed(
     for day in days_between(plan.first, plan.last):
         yield from walk.day(day, logger, lookback)
     walk.save()
+    if walk.listed == 0:
+        logger.warning(
+            "Bucket %s: no object under %s/%s/ for %s..%s: check `%s` and `bucket_url` "
+            "(the hours count as done once older than %d h)",
+            feed.what,
+            source.url.rstrip("/"),
+            feed.folder,
+            plan.first.date(),
+            plan.last.date(),
+            "project_id" if feed.what == "events" else "org_id",
+            lookback,
+        )
     logger.info(
         "Bucket %s: %d rows from %d objects; next hour %s",
         feed.what,
@@ -127,7 +141,7 @@ class _Walk:
     ) -> None:
         self.source, self.feed, self.bookmark, self.plan = source, feed, bookmark, plan
         self._save = save
-        self.rows = self.objects = 0
+        self.rows = self.objects = self.listed = 0
         self._unsaved_rows = 0
         self._dirty = False
 
@@ -138,6 +152,7 @@ class _Walk:
     def day(self, day: dt.date, logger: logging.Logger, lookback: int) -> Iterator[dict[str, Any]]:
         """Rows of one day's new objects; STATE after each hour that emitted or moved."""
         listing = self.source.list_day(self.feed, day)
+        self.listed += sum(len(parts) for parts in listing.objects.values())
         before = self.objects
         for hour in self.plan.hours(day):
             objects = listing.objects.get(hour, [])

@@ -295,3 +295,30 @@ def test_merged_ids_rows_are_emitted_once_with_their_key(
     second = run_streams(config, state=last_state(first), streams=("merged_ids",))
     assert second.error is None, second.error
     assert records_of(second, "merged_ids") == []
+
+
+def test_a_missing_bucket_or_folder_fails_before_any_hour_counts_as_done(
+    moto_s3: str, tmp_path: Path, clock: list[dt.datetime]
+) -> None:
+    store = s3_store(moto_s3)
+    for url in (
+        f"s3://no-such-bucket-{tmp_path.name[-8:].lower()}/exports",
+        str(tmp_path / "nope"),
+    ):
+        config = bucket_config(store, str(tmp_path), bucket_url=url)
+        run = run_streams(config)
+        assert run.error is not None
+        assert "does not exist" in str(run.error)
+        assert url in str(run.error)
+        assert bookmark(run) is None
+
+
+def test_a_wrong_project_id_is_warned_about(
+    store: Store, config: dict[str, Any], clock: list[dt.datetime]
+) -> None:
+    write_layout(store)
+    run = run_streams({**config, "project_id": "999"})
+    assert run.error is None, run.error
+    assert records_of(run, "events") == []
+    assert "no object under" in run.logs
+    assert "check `project_id`" in run.logs
