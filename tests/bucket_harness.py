@@ -22,6 +22,8 @@ from tap_amplitude.tap import TapAmplitude
 from tests.events_harness import Run
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from fsspec import AbstractFileSystem
 
 PROJECT_ID = "187520"
@@ -52,14 +54,34 @@ class Store:
     kind: str
     written: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
+    pending: dict[str, bytes] | None = None  # set by `batch()`: writes go out together
+
     def _put(self, folder: str, name: str, body: bytes) -> str:
         path = f"{self.root}/{folder}/{name}"
         self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)
+        if self.pending is not None:
+            self.pending[path] = body
+            return name
         self.fs.pipe_file(path, body)
+        self._touch(path)
+        return name
+
+    def _touch(self, path: str) -> None:
         if self.kind == "local":  # a rewrite must change the local version (size@mtime)
             stamp = 1_700_000_000 + next(_counter)
             os.utime(path, (stamp, stamp))
-        return name
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Collect the writes of the block and send them at once (s3fs uploads concurrently)."""
+        self.pending = {}
+        try:
+            yield
+            self.fs.pipe(self.pending)
+            for path in self.pending:
+                self._touch(path)
+        finally:
+            self.pending = None
 
     def events(self, hour: dt.datetime, rows: list[dict[str, Any]], part: int = 0) -> str:
         name = f"{PROJECT_ID}_{hour_name(hour)}#{part}.json.gz"

@@ -68,19 +68,20 @@ def config(store: Store, tmp_path: Path) -> dict[str, Any]:
 def write_layout(store: Store, *, markers: bool = True) -> list[dict[str, Any]]:
     """Three days of hourly files (some in two parts); empty hours get a `complete` marker."""
     rows: list[dict[str, Any]] = []
-    for step in range(DAYS * 24):
-        hour = FIRST_HOUR + step * HOUR
-        if hour.hour in EMPTY_HOURS:
+    with store.batch():
+        for step in range(DAYS * 24):
+            hour = FIRST_HOUR + step * HOUR
+            if hour.hour in EMPTY_HOURS:
+                if markers:
+                    store.marker(hour)
+                continue
+            for part in range(2 if hour.hour in TWO_PART_HOURS else 1):
+                part_rows = event_rows(hour, 3, seed=step * 10 + part)
+                store.events(hour, part_rows, part)
+                rows.extend(part_rows)
             if markers:
                 store.marker(hour)
-            continue
-        for part in range(2 if hour.hour in TWO_PART_HOURS else 1):
-            part_rows = event_rows(hour, 3, seed=step * 10 + part)
-            store.events(hour, part_rows, part)
-            rows.extend(part_rows)
-        if markers:
-            store.marker(hour)
-    store.foreign("README.txt")
+        store.foreign("README.txt")
     return rows
 
 
