@@ -82,3 +82,27 @@ def test_an_object_deleted_after_listing_is_skipped_and_the_rest_is_read(
     assert run.error is None, run.error
     assert [r["uuid"] for r in records_of(run, "events")] == [r["uuid"] for r in kept]
     assert f"{doomed} was deleted after it was listed" in run.logs
+
+
+def test_switching_from_the_export_api_keeps_the_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(EventsStream, "now", lambda _self: LATER)
+    store = local_store(str(tmp_path / "bucket"))
+    before = event_rows(FIRST_HOUR + 5 * HOUR, 3, seed=1)
+    after = event_rows(FIRST_HOUR + 30 * HOUR, 3, seed=2)
+    store.events(FIRST_HOUR + 5 * HOUR, before)
+    store.events(FIRST_HOUR + 30 * HOUR, after)
+    export_state = {
+        "bookmarks": {
+            "events": {
+                "replication_key": "server_upload_time",
+                "replication_key_value": "2024-03-02T00:00:00+00:00",
+            }
+        }
+    }
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    run = run_streams(bucket_config(store, str(spool), end_date="2024-03-03"), export_state)
+    assert run.error is None, run.error
+    assert [r["uuid"] for r in records_of(run, "events")] == [r["uuid"] for r in after]
