@@ -11,7 +11,9 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_amplitude import streams
 from tap_amplitude.bucket_streams import MergedIdsStream
+from tap_amplitude.cohort_members import CohortMembersStream
 from tap_amplitude.custom_streams import build_custom_streams
+from tap_amplitude.taxonomy import TAXONOMY_STREAM_TYPES
 
 if TYPE_CHECKING:
     import click
@@ -304,6 +306,57 @@ class TapAmplitude(Tap):
                 "figures still change. Dates are in the project's time zone."
             ),
         ),
+        # --- cohort membership and taxonomy --------------------------------------------------
+        th.Property(
+            "cohort_ids",
+            th.ArrayType(th.StringType),
+            title="Cohort ids to download",
+            description=(
+                "Cohorts whose members `cohort_members` downloads (ids as in the `cohorts` "
+                "stream). Opt-in: each download uses one of the project's 500 cohort requests "
+                "per month, on every run. Empty: `cohort_members` yields nothing."
+            ),
+        ),
+        th.Property(
+            "cohort_member_properties",
+            th.ArrayType(th.StringType),
+            title="Cohort member properties",
+            description=(
+                "User properties to include in `cohort_members.properties` (`propKeys`); `*` "
+                "asks for all of them. Empty (the default): ids only, the fastest job."
+            ),
+        ),
+        th.Property(
+            "cohort_poll_timeout_seconds",
+            th.NumberType(minimum=0),
+            default=600,
+            title="Cohort job time budget (seconds)",
+            description=(
+                "How long to wait for Amplitude's cohort download job before failing the run "
+                "(jobs commonly take 30-60 s or more)."
+            ),
+        ),
+        th.Property(
+            "cohort_poll_interval_seconds",
+            th.NumberType(minimum=0),
+            default=5,
+            title="Cohort job first poll wait (seconds)",
+            description=(
+                "Wait before the second status check of a cohort job; it doubles after each "
+                "check, up to 60 s."
+            ),
+        ),
+        th.Property(
+            "taxonomy_max_requests_per_hour",
+            th.IntegerType(minimum=1),
+            default=7200,
+            title="Taxonomy API requests per hour",
+            description=(
+                "Most Taxonomy API requests sent in any 3600 s (a GET costs 1 of Amplitude's "
+                "7200 per project per hour). Requests are sequential, well under the 4 in "
+                "flight Amplitude allows; 429s are retried."
+            ),
+        ),
         th.Property(
             "custom_streams",
             th.ArrayType(
@@ -357,7 +410,12 @@ class TapAmplitude(Tap):
         `merged_ids` exists only in the bucket export: it is offered once `bucket_url` and
         `org_id` are set, so catalogs (and warehouse tables) of other setups do not change.
         """
-        built: list[Stream] = [stream_class(tap=self) for stream_class in streams.STREAM_TYPES]
+        stream_types: list[type[streams.AmplitudeStream]] = [
+            *streams.STREAM_TYPES,
+            CohortMembersStream,
+            *TAXONOMY_STREAM_TYPES,
+        ]
+        built: list[Stream] = [stream_class(tap=self) for stream_class in stream_types]
         if self.config.get("bucket_url") and self.config.get("org_id"):
             built.append(MergedIdsStream(tap=self))
         return [*built, *build_custom_streams(self)]

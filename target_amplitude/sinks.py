@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from singer_sdk.sinks import BatchSink
 
-from target_amplitude.delivery import Item
-from target_amplitude.mapping import record_key
-from target_amplitude.name_limits import counter_for
-from target_amplitude.plans import ENDPOINT_ORDER, StreamPlan, checks_for
-from target_amplitude.reasons import RecordCheckError
-from target_amplitude.specs import resolve_spec
-from target_amplitude.validation import Checker
+from target_amplitude.delivery.pending import Item
+from target_amplitude.mapping.kind_plan import record_key
+from target_amplitude.mapping.specs import resolve_spec
+from target_amplitude.mapping.stream_plan import ENDPOINT_ORDER, StreamPlan, checks_for
+from target_amplitude.validation.checker import Checker
+from target_amplitude.validation.name_limits import counter_for
+from target_amplitude.validation.reasons import RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

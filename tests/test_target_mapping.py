@@ -8,11 +8,11 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from amplitude_emulator import PROJECT_A_ID
-from target_amplitude.insert_ids import derive_insert_id
-from target_amplitude.mapping import KindPlan
-from target_amplitude.plans import StreamPlan
-from target_amplitude.specs import resolve_spec
-from target_amplitude.timeconv import to_epoch_ms
+from target_amplitude.mapping.insert_ids import derive_insert_id
+from target_amplitude.mapping.kind_plan import KindPlan
+from target_amplitude.mapping.specs import resolve_spec
+from target_amplitude.mapping.stream_plan import StreamPlan
+from target_amplitude.mapping.timeconv import to_epoch_ms
 from tests.amplitude_target_runs import config_for, project_b, run_target
 from tests.events_harness import base_config, run_tap
 

@@ -16,16 +16,17 @@ from typing import Any
 import orjson
 import requests
 
-EVENTS = "events"
-IDENTIFY = "identify"
-GROUP_IDENTIFY = "groupidentify"
-USERMAP = "usermap"
-
-INGESTION_HOSTS = {"us": "https://api2.amplitude.com", "eu": "https://api.eu.amplitude.com"}
-USERMAP_HOSTS = {"us": "https://api.amplitude.com", "eu": "https://api.eu.amplitude.com"}
-EVENT_PATHS = {"batch": "/batch", "httpapi": "/2/httpapi"}
-FORM_PATHS = {IDENTIFY: "/identify", GROUP_IDENTIFY: "/groupidentify", USERMAP: "/usermap"}
-FORM_FIELDS = {IDENTIFY: "identification", GROUP_IDENTIFY: "identification", USERMAP: "mapping"}
+from target_amplitude.amplitude import (
+    EVENT_PATHS,
+    EVENTS,
+    FORM_FIELDS,
+    FORM_PATHS,
+    GROUP_IDENTIFY,
+    IDENTIFY,
+    INGESTION_HOSTS,
+    USERMAP,
+    USERMAP_HOSTS,
+)
 
 # Quoted forms of the JSON array punctuation in a form body ("[", ",", "]").
 _FORM_OPEN, _FORM_SEP, _FORM_CLOSE = b"%5B", b"%2C", b"%5D"

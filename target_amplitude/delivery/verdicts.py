@@ -11,7 +11,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from target_amplitude.client import HttpResult
+    from target_amplitude.delivery.http import HttpResult
 
 # 400 `error` texts that mean the request itself (key, body, path) is wrong: no record is to blame.
 FATAL_400_ERRORS = (

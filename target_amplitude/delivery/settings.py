@@ -6,15 +6,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from target_amplitude.client import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
+from target_amplitude.amplitude import EVENTS, MAX_ITEMS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 POLICIES_REJECTED = ("fail", "dead_letter", "skip")
 POLICIES_DEFERRED = ("fail", "dead_letter")
-# Hard per-request caps (ingestion notes §3.8): /groupidentify takes at most 1024 identifications.
-MAX_ITEMS = {EVENTS: 2000, IDENTIFY: 2000, GROUP_IDENTIFY: 1024, USERMAP: 2000}
 # Byte caps with a margin below 20 MB (/batch) and 1 MB (the rest), whichever way "MB" is read.
 DEFAULT_BYTES = {"batch": 19_000_000, "httpapi": 900_000, "form": 900_000}
 # Amplitude's documented pause after a 429: 30 s on HTTP V2, ~15 s on /batch and /identify.

@@ -23,39 +23,19 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import FatalAPIError
 
-from target_amplitude.client import (
-    EVENTS,
-    GROUP_IDENTIFY,
-    IDENTIFY,
-    USERMAP,
-    AmplitudeClient,
-    HttpResult,
-)
-from target_amplitude.dead_letters import DeadLetterFile
-from target_amplitude.delivery_settings import DeliverySettings
-from target_amplitude.pending import Item, Pending, fill_request, identity_keys
-from target_amplitude.policies import RecordPolicies
-from target_amplitude.run_summary import RunSummary
-from target_amplitude.verdicts import Kind, Verdict, classify
+from target_amplitude.amplitude import ENDPOINTS, EVENTS
+from target_amplitude.delivery.dead_letters import DeadLetterFile
+from target_amplitude.delivery.http import AmplitudeClient, HttpResult
+from target_amplitude.delivery.pending import Item, Pending, fill_request, identity_keys
+from target_amplitude.delivery.policies import RecordPolicies
+from target_amplitude.delivery.run_summary import RunSummary
+from target_amplitude.delivery.settings import DeliverySettings
+from target_amplitude.delivery.verdicts import Kind, Verdict, classify
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from target_amplitude.lanes import AdaptiveLimit
-
-__all__ = [
-    "EVENTS",
-    "GROUP_IDENTIFY",
-    "IDENTIFY",
-    "USERMAP",
-    "ConfigurationError",
-    "Deliverer",
-    "DeliveryError",
-    "DeliverySettings",
-    "Item",
-    "RecordsNotDeliveredError",
-    "RetriesExhaustedError",
-]
+    from target_amplitude.delivery.lanes import AdaptiveLimit
 
 
 def _healthy(result: HttpResult) -> bool:
@@ -113,9 +93,8 @@ class Deliverer:
         self.logger = logger or logging.getLogger("target-amplitude.delivery")
         self._sleep, self._clock = sleep, clock
         self._rng = rng or random.Random()  # noqa: S311  jitter, not cryptography
-        endpoints = (EVENTS, IDENTIFY, GROUP_IDENTIFY, USERMAP)
-        self._count_caps = {ep: settings.count_cap(ep) for ep in endpoints}
-        self._byte_caps = {ep: settings.byte_cap(ep) for ep in endpoints}
+        self._count_caps = {ep: settings.count_cap(ep) for ep in ENDPOINTS}
+        self._byte_caps = {ep: settings.byte_cap(ep) for ep in ENDPOINTS}
         self._lock = threading.Lock()
         self._groups = itertools.count(1)
         self._any_success = False

@@ -11,15 +11,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.delivery import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
-from target_amplitude.derived import MEMBERSHIP, TOUCH_EVENT, MembershipPlan, TouchEventPlan
-from target_amplitude.mapping import KindPlan
-from target_amplitude.specs import DEVICE, EVENT, GROUP, USER, USER_MAPPING, spec_kinds
+from target_amplitude.amplitude import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
+from target_amplitude.mapping.derived import (
+    MEMBERSHIP,
+    TOUCH_EVENT,
+    MembershipPlan,
+    TouchEventPlan,
+)
+from target_amplitude.mapping.kind_plan import KindPlan
+from target_amplitude.mapping.specs import DEVICE, EVENT, GROUP, USER, USER_MAPPING, spec_kinds
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from target_amplitude.validation import Checker
+    from target_amplitude.validation.checker import Checker
 
 # Identifies land before groups and events, so properties are in place when the events arrive.
 ENDPOINT_ORDER = (IDENTIFY, GROUP_IDENTIFY, USERMAP, EVENTS)

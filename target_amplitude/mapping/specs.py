@@ -1,7 +1,7 @@
 """The `streams` setting as data: kinds, Amplitude keys per kind, and spec resolution.
 
 A stream resolves to a spec by exact name, else the first matching glob, else `default_object`;
-a `preset` fills in defaults the spec may override. `mapping.KindPlan` compiles the result.
+a `preset` fills in defaults the spec may override. `kind_plan.KindPlan` compiles the result.
 """
 
 from __future__ import annotations
@@ -12,8 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.delivery import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
-from target_amplitude.presets import PRESETS
+from target_amplitude.amplitude import (
+    EVENT_KEYS,
+    EVENTS,
+    GROUP_IDENTIFY,
+    GROUP_KEYS,
+    GROUP_OPERATORS,
+    IDENTIFY,
+    IDENTIFY_KEYS,
+    OPERATORS,
+    PROPERTY_BAGS,
+    USER_MAPPING_KEYS,
+    USERMAP,
+)
+from target_amplitude.mapping.presets import PRESETS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -25,76 +37,7 @@ GROUP = "group"
 USER_MAPPING = "user_mapping"
 KINDS = (EVENT, USER, DEVICE, GROUP, USER_MAPPING)
 
-EVENT_KEYS = frozenset(
-    [
-        "user_id",
-        "device_id",
-        "event_type",
-        "time",
-        "insert_id",
-        "event_id",
-        "session_id",
-        "app_version",
-        "platform",
-        "os_name",
-        "os_version",
-        "device_brand",
-        "device_manufacturer",
-        "device_model",
-        "carrier",
-        "country",
-        "region",
-        "city",
-        "dma",
-        "language",
-        "location_lat",
-        "location_lng",
-        "ip",
-        "idfa",
-        "idfv",
-        "adid",
-        "android_id",
-        "android_app_set_id",
-        "user_agent",
-        "price",
-        "quantity",
-        "revenue",
-        "productId",
-        "revenueType",
-        "currency",
-        "plan",
-        "ingestion_metadata",
-        "partner_id",
-        "version_name",
-        "library",
-        "$skip_user_properties_sync",
-    ]
-)
-IDENTIFY_KEYS = frozenset(
-    [
-        "user_id",
-        "device_id",
-        "app_version",
-        "platform",
-        "os_name",
-        "os_version",
-        "device_brand",
-        "device_manufacturer",
-        "device_model",
-        "carrier",
-        "country",
-        "region",
-        "city",
-        "dma",
-        "language",
-        "paying",
-        "start_version",
-    ]
-)
-GROUP_KEYS = frozenset(("group_type", "group_value"))
-USER_MAPPING_KEYS = frozenset(("user_id", "global_user_id", "unmap"))
 ALIASES = {"product_id": "productId", "revenue_type": "revenueType"}
-BAGS = ("event_properties", "user_properties", "groups", "group_properties")
 SPEC_CONTROL_KEYS = frozenset(
     [
         "object",
@@ -113,41 +56,6 @@ SPEC_CONTROL_KEYS = frozenset(
     ]
 )
 KNOWN_FIELD_KEYS = EVENT_KEYS | IDENTIFY_KEYS | GROUP_KEYS | USER_MAPPING_KEYS
-OPERATOR_NAMES = {
-    "set": "$set",
-    "set_once": "$setOnce",
-    "add": "$add",
-    "append": "$append",
-    "prepend": "$prepend",
-    "unset": "$unset",
-    "pre_insert": "$preInsert",
-    "post_insert": "$postInsert",
-    "remove": "$remove",
-}
-GROUP_OPERATOR_NAMES = frozenset(("$set", "$setOnce", "$add", "$append", "$prepend", "$unset"))
-ID_KEYS = ("user_id", "device_id")
-SKIP_USER_PROPERTIES_SYNC = "$skip_user_properties_sync"
-# Reserved event objects: the keys Amplitude accepts in each, every value a string. A column
-# named like one maps to it by convention only when its value has this shape (a `plan` column
-# holding "pro" is a subscription plan, an ordinary event property).
-RESERVED_OBJECTS: dict[str, frozenset[str]] = {
-    "plan": frozenset(("branch", "source", "version", "versionId")),
-    "ingestion_metadata": frozenset(("source_name", "source_version")),
-}
-
-
-def has_reserved_shape(key: str, value: Any) -> bool:
-    """Whether `value` is a well-formed `plan` / `ingestion_metadata` object."""
-    keys = RESERVED_OBJECTS[key]
-    return (
-        isinstance(value, dict)
-        and bool(value)
-        and set(value) <= keys
-        and all(isinstance(item, str) for item in value.values())
-    )
-
-
-STRING_KEYS = ("event_type", "insert_id", "group_type", "group_value", "global_user_id")
 
 
 @dataclass(frozen=True)
@@ -161,7 +69,7 @@ class KindShape:
 
 
 SHAPES = {
-    EVENT: KindShape(EVENTS, EVENT_KEYS, BAGS, "event_properties"),
+    EVENT: KindShape(EVENTS, EVENT_KEYS, PROPERTY_BAGS, "event_properties"),
     USER: KindShape(IDENTIFY, IDENTIFY_KEYS, ("user_properties", "groups"), "user_properties"),
     DEVICE: KindShape(IDENTIFY, IDENTIFY_KEYS, ("user_properties", "groups"), "user_properties"),
     GROUP: KindShape(GROUP_IDENTIFY, GROUP_KEYS, ("group_properties",), "group_properties"),
@@ -224,16 +132,16 @@ def property_operations(stream: str, spec: Mapping[str, Any], kind: str) -> dict
     for left, right in raw.items():
         pairs = [(name, left) for name in right] if isinstance(right, list) else [(left, right)]
         for prop, operator_name in pairs:
-            operator = str(OPERATOR_NAMES.get(operator_name, operator_name))
-            if operator not in OPERATOR_NAMES.values():
+            operator = str(OPERATORS.get(operator_name, operator_name))
+            if operator not in OPERATORS.values():
                 raise ConfigValidationError(
                     f"streams.{stream}.property_operations: unknown operator {operator_name!r}; "
-                    f"use one of {', '.join(OPERATOR_NAMES)}"
+                    f"use one of {', '.join(OPERATORS)}"
                 )
-            if kind == GROUP and operator not in GROUP_OPERATOR_NAMES:
+            if kind == GROUP and operator not in GROUP_OPERATORS:
                 raise ConfigValidationError(
                     f"streams.{stream}.property_operations: {operator} is not supported for "
-                    f"groups (only {', '.join(sorted(GROUP_OPERATOR_NAMES))})"
+                    f"groups (only {', '.join(sorted(GROUP_OPERATORS))})"
                 )
             result[prop] = operator
     return result

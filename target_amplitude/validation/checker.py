@@ -15,8 +15,26 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from target_amplitude.json_ready import JsonReadiness
-from target_amplitude.reasons import (
+from target_amplitude.amplitude import (
+    DEFAULT_MIN_ID_LENGTH,
+    EARLIEST_TIME_MS,
+    FLOAT_FIELDS,
+    FUTURE_TOLERANCE_MS,
+    GROUP_OPERATORS,
+    ID_FIELDS,
+    IDENTIFY_OPERATORS,
+    INT_FIELDS,
+    INVALID_IDS,
+    MAX_GROUP_TYPES,
+    MAX_GROUP_VALUES,
+    MAX_STRING_LENGTH,
+    RESERVED_EVENT_TYPES,
+    RESERVED_OBJECTS,
+    SKIP_USER_PROPERTIES_SYNC,
+    has_reserved_shape,
+)
+from target_amplitude.validation.json_ready import JsonReadiness
+from target_amplitude.validation.reasons import (
     ID_TOO_SHORT,
     INVALID_GROUP,
     INVALID_INGESTION_METADATA,
@@ -24,7 +42,6 @@ from target_amplitude.reasons import (
     INVALID_PLAN,
     INVALID_SKIP_USER_PROPERTIES_SYNC,
     INVALID_TIME,
-    MAX_STRING_LENGTH,
     MISSING_EVENT_TYPE,
     MISSING_GLOBAL_USER_ID,
     MISSING_GROUP_TYPE,
@@ -40,64 +57,9 @@ from target_amplitude.reasons import (
     TOO_MANY_GROUP_VALUES,
     RecordCheckError,
 )
-from target_amplitude.specs import RESERVED_OBJECTS, SKIP_USER_PROPERTIES_SYNC, has_reserved_shape
 
-MAX_GROUP_TYPES = 5
-MAX_GROUP_VALUES = 10
-DEFAULT_MIN_ID_LENGTH = 5
-EARLIEST_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
-FUTURE_TOLERANCE_MS = 24 * 3600 * 1000
-
-# Amplitude answers 400 for these ids (compared case-insensitively); we treat them as absent.
-INVALID_IDS = frozenset(
-    {
-        "anonymous",
-        "nil",
-        "none",
-        "null",
-        "n/a",
-        "na",
-        "undefined",
-        "unknown",
-        '""',
-        "00000000-0000-0000-0000-000000000000",
-        "{}",
-        "lmy47d",
-        "0",
-        "-1",
-    }
-)
 LONGEST_INVALID_ID = max(len(value) for value in INVALID_IDS)
-RESERVED_EVENT_TYPES = frozenset(
-    {
-        "[Amplitude] Start Session",
-        "[Amplitude] End Session",
-        "[Amplitude] Revenue",
-        "[Amplitude] Revenue (Verified)",
-        "[Amplitude] Revenue (Unverified)",
-        "[Amplitude] Merged User",
-        "$identify",
-        "$groupidentify",
-    }
-)
-IDENTIFY_OPERATORS = frozenset(
-    {
-        "$set",
-        "$setOnce",
-        "$add",
-        "$append",
-        "$prepend",
-        "$unset",
-        "$preInsert",
-        "$postInsert",
-        "$remove",
-        "$clearAll",
-    }
-)
-GROUP_OPERATORS = frozenset({"$set", "$setOnce", "$add", "$append", "$prepend", "$unset"})
-FLOAT_FIELDS = ("price", "revenue", "location_lat", "location_lng")
-INT_FIELDS = ("quantity", "session_id", "event_id")
-ID_FIELDS = ("user_id", "device_id")
+RESERVED_TYPES = frozenset(RESERVED_EVENT_TYPES)
 RESERVED_OBJECT_REASONS = {"plan": INVALID_PLAN, "ingestion_metadata": INVALID_INGESTION_METADATA}
 
 
@@ -129,7 +91,7 @@ class Checker:
         event_type = event.get("event_type")
         if event_type is None or event_type == "":
             raise RecordCheckError(MISSING_EVENT_TYPE, "event_type", "no event type")
-        if event_type in RESERVED_EVENT_TYPES:
+        if event_type in RESERVED_TYPES:
             raise RecordCheckError(
                 RESERVED_EVENT_TYPE,
                 "event_type",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from target_amplitude.client import GROUP_IDENTIFY
+from target_amplitude.amplitude import GROUP_IDENTIFY
 
 
 @dataclass

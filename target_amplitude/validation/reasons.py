@@ -31,9 +31,6 @@ INVALID_INGESTION_METADATA = "invalid_ingestion_metadata"
 INVALID_SKIP_USER_PROPERTIES_SYNC = "invalid_skip_user_properties_sync"
 UNSERIALIZABLE_VALUE = "unserializable_value"
 
-MAX_STRING_LENGTH = 1024  # Amplitude's limit for every string, ids included
-MAX_DEPTH = 40  # nesting of property objects
-
 
 class RecordCheckError(ValueError):
     """Why one record cannot be sent: a reason code and the field at fault."""

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.delivery import EVENTS, IDENTIFY
-from target_amplitude.insert_ids import derive_insert_id
-from target_amplitude.reasons import INVALID_TIME, RecordCheckError
-from target_amplitude.sources import Getter, compile_source
-from target_amplitude.timeconv import TimeParseError, to_epoch_ms
+from target_amplitude.amplitude import EVENTS, IDENTIFY
+from target_amplitude.mapping.insert_ids import derive_insert_id
+from target_amplitude.mapping.sources import Getter, compile_source
+from target_amplitude.mapping.timeconv import TimeParseError, to_epoch_ms
+from target_amplitude.validation.reasons import INVALID_TIME, RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from target_amplitude.dead_letters import DeadLetterFile
-    from target_amplitude.delivery import Item
-    from target_amplitude.run_summary import RunSummary
+    from target_amplitude.delivery.dead_letters import DeadLetterFile
+    from target_amplitude.delivery.pending import Item
+    from target_amplitude.delivery.run_summary import RunSummary
 
 REPORT_EXAMPLES = 50  # records listed one by one in logs and in the final report
 DAILY_QUOTA = "exceeded_daily_quota"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from target_amplitude.amplitude import RESERVED_EVENT_TYPES
+
 AMPLITUDE_EXPORT: dict[str, Any] = {
     "object": "event",
     "time": "event_time",
@@ -32,16 +34,7 @@ AMPLITUDE_EXPORT: dict[str, Any] = {
     # Skipped rows are counted per event type in the log and the delivery summary
     # (`skipped`); the user/group property changes of `$identify` / `$groupidentify` rows are
     # not replayed (see README, "Copying a project").
-    "skip_event_types": [
-        "$identify",
-        "$groupidentify",
-        "[Amplitude] Start Session",
-        "[Amplitude] End Session",
-        "[Amplitude] Revenue",
-        "[Amplitude] Revenue (Verified)",
-        "[Amplitude] Revenue (Unverified)",
-        "[Amplitude] Merged User",
-    ],
+    "skip_event_types": list(RESERVED_EVENT_TYPES),
 }
 
 PRESETS: dict[str, dict[str, Any]] = {"amplitude_export": AMPLITUDE_EXPORT}

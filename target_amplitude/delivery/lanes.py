@@ -27,13 +27,13 @@ import zlib
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from target_amplitude.client import GROUP_IDENTIFY, USERMAP
+from target_amplitude.amplitude import GROUP_IDENTIFY, USERMAP
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from target_amplitude.delivery import Deliverer
-    from target_amplitude.pending import Item
+    from target_amplitude.delivery.deliverer import Deliverer
+    from target_amplitude.delivery.pending import Item
 
 LANE_DEPTH = 1  # jobs waiting per lane behind the one being delivered (bounded memory)
 

@@ -12,13 +12,19 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from target_amplitude.amplitude import MAX_EVENT_PROPERTIES, MAX_EVENT_TYPES, MAX_USER_PROPERTIES
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 EVENT_TYPES = "event types"
 EVENT_PROPERTIES = "event properties"
 USER_PROPERTIES = "user properties"
-LIMITS = {EVENT_TYPES: 2000, EVENT_PROPERTIES: 2000, USER_PROPERTIES: 1000}
+LIMITS = {
+    EVENT_TYPES: MAX_EVENT_TYPES,
+    EVENT_PROPERTIES: MAX_EVENT_PROPERTIES,
+    USER_PROPERTIES: MAX_USER_PROPERTIES,
+}
 WARN_SHARE = 0.8
 # What mapping puts a name into each set, for the warning (spec key -> how it is described).
 MAPPING_KEYS = {

@@ -16,13 +16,8 @@ from typing import Any
 
 import orjson
 
-from target_amplitude.reasons import (
-    MAX_DEPTH,
-    MAX_STRING_LENGTH,
-    TOO_DEEP,
-    UNSERIALIZABLE_VALUE,
-    RecordCheckError,
-)
+from target_amplitude.amplitude import MAX_DEPTH, MAX_STRING_LENGTH
+from target_amplitude.validation.reasons import TOO_DEEP, UNSERIALIZABLE_VALUE, RecordCheckError
 
 # A JSON string literal longer than the limit, in encoded bytes (never fewer than its characters).
 _LONG_STRING = re.compile(rb'"(?:[^"\\]|\\.){%d,}"' % (MAX_STRING_LENGTH + 1))

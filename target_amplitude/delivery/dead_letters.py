@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from target_amplitude.client import dumps
+from target_amplitude.delivery.http import dumps
 
 
 class DeadLetterFile:

@@ -18,28 +18,35 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.insert_ids import derive_insert_id
-from target_amplitude.reasons import INVALID_TIME, MISSING_TIME, RecordCheckError
-from target_amplitude.sources import Getter, compile_source, direct_fields, is_source_object
-from target_amplitude.specs import (
+from target_amplitude.amplitude import (
+    ID_FIELDS,
+    RESERVED_OBJECTS,
+    SKIP_USER_PROPERTIES_SYNC,
+    STRING_FIELDS,
+    has_reserved_shape,
+)
+from target_amplitude.mapping.insert_ids import derive_insert_id
+from target_amplitude.mapping.sources import (
+    Getter,
+    compile_source,
+    direct_fields,
+    is_source_object,
+)
+from target_amplitude.mapping.specs import (
     ALIASES,
     DEVICE,
     EVENT,
     GROUP,
-    ID_KEYS,
     KNOWN_FIELD_KEYS,
-    RESERVED_OBJECTS,
     SHAPES,
-    SKIP_USER_PROPERTIES_SYNC,
     SPEC_CONTROL_KEYS,
-    STRING_KEYS,
     USER,
     USER_MAPPING,
     KindShape,
-    has_reserved_shape,
     property_operations,
 )
-from target_amplitude.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
+from target_amplitude.mapping.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
+from target_amplitude.validation.reasons import INVALID_TIME, MISSING_TIME, RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -55,7 +62,7 @@ class KindPlan:
         shape = SHAPES[kind]
         self.endpoint = shape.endpoint
         self.main_bag = shape.main_bag
-        self.string_keys = tuple(key for key in STRING_KEYS if key in shape.keys)
+        self.string_keys = tuple(key for key in STRING_FIELDS if key in shape.keys)
         where = f"streams.{stream}"
         for key in spec:
             if key not in SPEC_CONTROL_KEYS and ALIASES.get(key, key) not in KNOWN_FIELD_KEYS:
@@ -243,7 +250,7 @@ class KindPlan:
 
     def _normalise_strings(self, payload: dict[str, Any]) -> None:
         """Ids and names as trimmed strings (warehouses often hold them as numbers)."""
-        for key in ID_KEYS:
+        for key in ID_FIELDS:
             value = payload.get(key)
             if value is not None and (type(value) is not str or value != value.strip()):
                 payload[key] = _id_string(value)
