@@ -10,11 +10,13 @@ that report their own peak RSS.
 
     .venv/bin/python benchmarks/tap_bucket.py                  # 200 MB and 1 GB uncompressed
     .venv/bin/python benchmarks/tap_bucket.py --sizes-mb 50    # quick look
+    .venv/bin/python benchmarks/tap_bucket.py --sizes-mb 200 --s3   # also via s3fs from moto
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -107,8 +109,35 @@ def tap_once(config: Path, catalog: Path, records: int) -> tuple[float, float]:
     return seconds, rss
 
 
+S3_OPTIONS = {"key": "bench", "secret": "bench", "client_kwargs": {"region_name": "eu-central-1"}}
+
+
+def s3_files(work_dir: Path, folder: Path, bucket_config: Path, endpoint_url: str) -> Path:
+    """The bucket folder uploaded to moto's S3 server, and a config reading it through s3fs."""
+    import fsspec  # noqa: PLC0415
+
+    options = {**S3_OPTIONS, "endpoint_url": endpoint_url}
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
+    bucket = f"bench-{folder.name.replace('_', '-').lower()}"[:60]
+    if not fs.exists(bucket):
+        fs.mkdir(bucket)
+    for path in sorted(folder.rglob("*.json.gz")):
+        fs.put_file(str(path), f"{bucket}/exports/{path.relative_to(folder).as_posix()}")
+    config = json.loads(bucket_config.read_text())
+    config.update({"bucket_url": f"s3://{bucket}/exports", "bucket_storage_options": options})
+    target = work_dir / "config_s3.json"
+    target.write_text(json.dumps(config))
+    return target
+
+
 def measure(
-    work_dir: Path, size_mb: int, emulator: object, repeat: int, rows_per_object: int
+    work_dir: Path,
+    size_mb: int,
+    emulator: object,
+    repeat: int,
+    rows_per_object: int,
+    *,
+    s3_endpoint: str | None = None,
 ) -> dict:
     from amplitude_emulator.export import serve_archive  # noqa: PLC0415
 
@@ -128,6 +157,11 @@ def measure(
         export_s, export_rss = min(export_s, seconds), max(export_rss, rss)
         seconds, rss = tap_once(bucket_config, catalog, meta["records"])
         bucket_s, bucket_rss = min(bucket_s, seconds), max(bucket_rss, rss)
+    s3_rps = s3_rss = None
+    if s3_endpoint:
+        s3_config = s3_files(work_dir, folder, bucket_config, s3_endpoint)
+        seconds, s3_rss = tap_once(s3_config, catalog, meta["records"])
+        s3_rps = meta["records"] / seconds
     objects = sum(1 for _ in folder.rglob("*.json.gz"))
     largest = max(path.stat().st_size for path in folder.rglob("*.json.gz"))
     return {
@@ -138,10 +172,13 @@ def measure(
         "export_rss": export_rss,
         "bucket_rps": meta["records"] / bucket_s,
         "bucket_rss": bucket_rss,
+        "s3_rps": s3_rps,
+        "s3_rss": s3_rss,
     }
 
 
 def report(results: list[dict]) -> None:
+    """One line per size; the S3 line (moto on 127.0.0.1, one run) when measured."""
     print()
     print(
         f"{'size':>8} {'events':>9} {'objects':>7} {'largest':>8} | {'export rec/s':>12} "
@@ -154,6 +191,12 @@ def report(results: list[dict]) -> None:
             f"{row['export_rss']:>4.0f}MB | {row['bucket_rps']:>12.0f} {row['bucket_rss']:>4.0f}MB "
             f"{row['bucket_rps'] / row['export_rps']:>6.2f}"
         )
+    for row in results:
+        if row["s3_rps"]:
+            print(
+                f"{row['uncompressed_bytes'] / 1e6:>6.0f}MB through s3fs from moto's S3 server: "
+                f"{row['s3_rps']:.0f} rec/s, peak RSS {row['s3_rss']:.0f} MB"
+            )
 
 
 def main() -> int:
@@ -167,6 +210,9 @@ def main() -> int:
         help="events per bucket object (one object per upload hour)",
     )
     parser.add_argument(
+        "--s3", action="store_true", help="also read the objects from moto's S3 server via s3fs"
+    )
+    parser.add_argument(
         "--work-dir",
         default=str(Path(tempfile.gettempdir()) / "tap-amplitude-bench"),
         help="where archives and bucket folders are cached",
@@ -175,12 +221,23 @@ def main() -> int:
     work_dir = Path(args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     from amplitude_emulator import Emulator  # noqa: PLC0415
+    from tests.moto_server import moto_server  # noqa: PLC0415
 
     results = []
-    with Emulator() as emulator:
+    with Emulator() as emulator, contextlib.ExitStack() as stack:
+        endpoint = stack.enter_context(moto_server()) if args.s3 else None
         for size in (int(part) for part in args.sizes_mb.split(",")):
             print(f"{size} MB: measuring (repeat {args.repeat})")
-            results.append(measure(work_dir, size, emulator, args.repeat, args.rows_per_object))
+            results.append(
+                measure(
+                    work_dir,
+                    size,
+                    emulator,
+                    args.repeat,
+                    args.rows_per_object,
+                    s3_endpoint=endpoint,
+                )
+            )
     report(results)
     return 0
 
