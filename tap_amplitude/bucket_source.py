@@ -13,6 +13,8 @@ import os
 import tempfile
 import time
 import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -23,7 +25,7 @@ from fsspec.implementations.local import LocalFileSystem
 from tap_amplitude.bucket_layout import DayListing, ExportObject, Feed, object_version, sort_listing
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Generator, Iterator
 
     from fsspec import AbstractFileSystem
 
@@ -36,6 +38,7 @@ EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "ab
 RETRY_WAITS_SECONDS = (1.0, 4.0, 15.0, 30.0)
 
 logger = logging.getLogger(__name__)
+LocalCopy = tuple[Path, bool]  # a verified local file, and whether it is a temporary download
 _sleep = time.sleep  # the wait between attempts (tests replace it)
 
 
@@ -154,7 +157,10 @@ class BucketSource:
 
         Yields nothing when the object was deleted since it was listed (a backfill rewrites).
         """
-        local = self._fetch_verified(obj)
+        return self.read(obj, self._fetch_verified(obj))
+
+    def read(self, obj: ExportObject, local: LocalCopy | None) -> Iterator[dict[str, Any]]:
+        """The rows of a verified local copy (from `fetch_ahead`); a temporary copy is removed."""
         if local is None:
             return
         path, temporary = local
@@ -164,7 +170,36 @@ class BucketSource:
             if temporary:
                 path.unlink(missing_ok=True)
 
-    def _fetch_verified(self, obj: ExportObject) -> tuple[Path, bool] | None:
+    def fetch_ahead(self, objects: list[ExportObject]) -> Generator[LocalCopy | None, None, None]:
+        """Verified local copies of `objects`, in order, the next one prepared in a thread.
+
+        While the rows of one object are emitted, the next is downloaded and its gzip checked
+        (zlib and sockets release the GIL), so neither waits on the other. An error surfaces
+        when its object's turn comes; copies not handed out are removed.
+        """
+        if not objects:
+            return
+        remaining = iter(objects)
+        queued: deque[Future[LocalCopy | None]] = deque()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bucket-fetch") as pool:
+
+            def queue_next() -> None:
+                obj = next(remaining, None)
+                if obj is not None:
+                    queued.append(pool.submit(self._fetch_verified, obj))
+
+            queue_next()
+            try:
+                while queued:
+                    current = queued.popleft()
+                    queue_next()
+                    yield current.result()
+            finally:
+                for future in queued:
+                    if not future.cancel():
+                        _discard(future)
+
+    def _fetch_verified(self, obj: ExportObject) -> LocalCopy | None:
         """A local, checked copy of the object (path, is_temporary); retried, then fatal."""
         shown = self._shown(obj.key)
         for attempt in range(1, self.max_tries + 1):
@@ -224,6 +259,16 @@ class BucketSource:
         if object_version(self.fs.info(obj.key)) == obj.version:
             msg = f"download ended after {written} of {obj.size} bytes"
             raise BucketReadError(msg)
+
+
+def _discard(future: Future[LocalCopy | None]) -> None:
+    """Remove the temporary copy a prefetch made but nobody read (its error is moot)."""
+    try:
+        local = future.result()
+    except Exception:  # noqa: BLE001  the run is already ending on an earlier error
+        return
+    if local is not None and local[1]:
+        local[0].unlink(missing_ok=True)
 
 
 def check_gzip(path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Shared by `events` (with `events_source: bucket`) and `merged_ids`. The walk lists each UTC day
 once by its name prefix, reads every object not yet seen at its current version (parts in
-order), and writes STATE after each hour that emitted rows or moved the bookmark.
+order; the next object is fetched and verified while one is emitted), and writes STATE after
+each hour that emitted rows or moved the bookmark.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterator, Mapping
 
-    from tap_amplitude.bucket_layout import ExportObject, Feed
+    from tap_amplitude.bucket_layout import DayListing, ExportObject, Feed
+    from tap_amplitude.bucket_source import LocalCopy
 
 DEFAULT_LOOKBACK_HOURS = 48
 DEFAULT_START = "30 days ago"
@@ -154,22 +156,23 @@ class _Walk:
         listing = self.source.list_day(self.feed, day)
         self.listed += sum(len(parts) for parts in listing.objects.values())
         before = self.objects
-        for hour in self.plan.hours(day):
-            objects = listing.objects.get(hour, [])
-            for obj in objects:
-                if self.bookmark.is_new(obj):
-                    yield from self._read(obj)
-            done = bool(objects) or hour in listing.complete or hour < self.plan.settled_before
-            if not done and not self.bookmark.blocked and hour >= self.bookmark.next_hour:
-                logger.info(
-                    "Bucket %s: hour %s has no object and no `complete` marker yet; it is "
-                    "listed again on each run until it is older than %d h",
-                    self.feed.what,
-                    windows.hour_param(hour),
-                    lookback,
-                )
-            if self.bookmark.close_hour(hour, done=done) or self._dirty:
-                self.save()
+        hours = self.plan.hours(day)
+        new = [
+            obj
+            for hour in hours
+            for obj in listing.objects.get(hour, [])
+            if self.bookmark.is_new(obj)
+        ]
+        fetched = self.source.fetch_ahead(new)
+        try:
+            for hour in hours:
+                objects = listing.objects.get(hour, [])
+                for obj in objects:
+                    if self.bookmark.is_new(obj):
+                        yield from self._read(obj, next(fetched))
+                self._close(hour, listing, logger, lookback)
+        finally:
+            fetched.close()
         logger.info(
             "Bucket %s: %s: %d new objects (%d listed, %d other names)",
             self.feed.what,
@@ -179,9 +182,26 @@ class _Walk:
             len(listing.ignored),
         )
 
-    def _read(self, obj: ExportObject) -> Iterator[dict[str, Any]]:
+    def _close(
+        self, hour: dt.datetime, listing: DayListing, logger: logging.Logger, lookback: int
+    ) -> None:
+        """After an hour's objects: move the bookmark if it is done, write STATE if needed."""
+        objects = listing.objects.get(hour, [])
+        done = bool(objects) or hour in listing.complete or hour < self.plan.settled_before
+        if not done and not self.bookmark.blocked and hour >= self.bookmark.next_hour:
+            logger.info(
+                "Bucket %s: hour %s has no object and no `complete` marker yet; it is "
+                "listed again on each run until it is older than %d h",
+                self.feed.what,
+                windows.hour_param(hour),
+                lookback,
+            )
+        if self.bookmark.close_hour(hour, done=done) or self._dirty:
+            self.save()
+
+    def _read(self, obj: ExportObject, local: LocalCopy | None) -> Iterator[dict[str, Any]]:
         count = 0
-        for record in self.source.records(obj):
+        for record in self.source.read(obj, local):
             count += 1
             yield record
         self.bookmark.remember(obj)

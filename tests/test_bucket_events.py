@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -28,8 +29,6 @@ from tests.bucket_harness import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from tests.events_harness import Run
 
 UTC = dt.timezone.utc
@@ -123,6 +122,7 @@ def test_every_row_of_a_multi_day_layout_is_emitted_once_then_a_rerun_emits_noth
     assert records_of(second, "events") == []
     assert bookmark(second) == "2024-03-04T00:00:00+00:00"
     assert listed == [("187520", day) for day in days[1:]]  # only the re-read window
+    assert list(Path(config["export_temp_dir"]).iterdir()) == []  # downloads removed
 
 
 def test_s3_is_listed_by_day_prefix_never_the_whole_bucket(
@@ -244,6 +244,7 @@ def test_a_truncated_object_is_retried_then_fails_naming_the_key_and_keeps_the_b
     assert bookmark(failed) == "2024-03-02T07:00:00+00:00"  # not past the bad hour
     emitted = uuids(failed)
     assert not set(emitted) & {row["uuid"] for row in store.written[bad]}  # none of it emitted
+    assert list(Path(config["export_temp_dir"]).iterdir()) == []  # prefetched copies removed
 
     store.events(bad_hour, store.written[bad], part=0)  # the object is fixed
     resumed = run_streams(config, state=last_state(failed))
