@@ -27,12 +27,6 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
-DEFAULT_START = "30 days ago"
-DEFAULT_WINDOW_HOURS = 24
-DEFAULT_LAG_HOURS = 2  # data of hour H is published about 2 h after H ends (Export API docs)
-DEFAULT_CONNECT_TIMEOUT_SECONDS = 30
-DEFAULT_READ_TIMEOUT_SECONDS = 600
-DEFAULT_MAX_TRIES = 5
 TOO_LARGE_STATUSES = frozenset({400, 504})  # > 4 GB, or too much data to build in time
 AUTH_STATUSES = frozenset({401, 403})
 NO_DATA_STATUS = 404
@@ -73,7 +67,7 @@ class EventsStream(AmplitudeStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Per-run memory: the window size Amplitude accepted and the bad-timestamp tally."""
         super().__init__(*args, **kwargs)
-        self.window_hours = int(self.config.get("export_window_hours") or DEFAULT_WINDOW_HOURS)
+        self.window_hours = int(self.config["export_window_hours"])
         self.timestamp_report = TimestampReport()
         self._fast_records: bool | None = None
 
@@ -89,7 +83,7 @@ class EventsStream(AmplitudeStream):
         first = windows.first_hour_to_export(
             windows.parse_instant(start_date_value, now),
             windows.parse_instant(value, now),
-            int(self.config.get("lookback_hours") or 0),
+            int(self.config["lookback_hours"]),
         )
         return windows.format_bookmark(first)
 
@@ -106,9 +100,9 @@ class EventsStream(AmplitudeStream):
         now = self.now()
         value = self.get_starting_replication_key_value(context)
         if value is None:
-            value = self.config.get("start_date") or DEFAULT_START
+            value = self.config.get("start_date") or windows.DEFAULT_START
         elif not self.config.get("start_date"):
-            lookback = dt.timedelta(hours=int(self.config.get("lookback_hours") or 0))
+            lookback = dt.timedelta(hours=int(self.config["lookback_hours"]))
             return windows.floor_hour(windows.parse_instant(str(value), now)) - lookback
         return windows.floor_hour(windows.parse_instant(str(value), now))
 
@@ -118,7 +112,7 @@ class EventsStream(AmplitudeStream):
         end_date = self.config.get("end_date")
         return windows.last_hour_to_export(
             now,
-            int(self.config.get("export_lag_hours", DEFAULT_LAG_HOURS)),
+            int(self.config["export_lag_hours"]),
             windows.parse_instant(end_date, now) if end_date else None,
         )
 
@@ -218,8 +212,7 @@ class EventsStream(AmplitudeStream):
         state = self.get_context_state(context)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = windows.format_bookmark(window.next_start)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.finalize_state_progress_markers(state)
 
     # --- one request ----------------------------------------------------------------------------
 
@@ -257,10 +250,8 @@ class EventsStream(AmplitudeStream):
     def export_timeouts(self) -> tuple[float, float]:
         """(connect, read) seconds; the read timeout is per socket read, not per download."""
         return (
-            float(self.config.get("export_connect_timeout_seconds", 0))
-            or DEFAULT_CONNECT_TIMEOUT_SECONDS,
-            float(self.config.get("export_read_timeout_seconds", 0))
-            or DEFAULT_READ_TIMEOUT_SECONDS,
+            float(self.config["export_connect_timeout_seconds"]),
+            float(self.config["export_read_timeout_seconds"]),
         )
 
     def validate_response(self, response: requests.Response) -> None:
@@ -271,7 +262,7 @@ class EventsStream(AmplitudeStream):
 
     def backoff_max_tries(self) -> int:
         """Attempts per window (`export_max_tries`) for network errors, bad zips, 429 and 5xx."""
-        return int(self.config.get("export_max_tries") or DEFAULT_MAX_TRIES)
+        return int(self.config["export_max_tries"])
 
     # --- records ----------------------------------------------------------------------------------
 
@@ -313,16 +304,6 @@ class EventsStream(AmplitudeStream):
                     version=self._stream_version,
                     time_extracted=_utc_now(),
                 )
-
-    def _process_record(
-        self,
-        record: dict,
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        """Skip the SDK's per-record child/partition bookkeeping when there is none to do."""
-        if self.child_streams or partition_context:
-            super()._process_record(record, child_context, partition_context)
 
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None

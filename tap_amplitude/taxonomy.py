@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-TAXONOMY_COST_PER_HOUR = 7200
+TAXONOMY_COST_PER_HOUR = 7200  # Amplitude: cost units per project per hour; a GET costs 1
 BAD_REQUEST = 400
 _SCHEMAS = SchemaDirectory(Path(__file__).parent / "schemas")
 _THROTTLES: weakref.WeakKeyDictionary[Tap, SlidingWindowThrottle] = weakref.WeakKeyDictionary()
@@ -38,7 +38,7 @@ def taxonomy_throttle(tap: Tap) -> SlidingWindowThrottle:
     """The one limiter every Taxonomy request of this tap run passes (created on first use)."""
     throttle = _THROTTLES.get(tap)
     if throttle is None:
-        per_hour = int(tap.config.get("taxonomy_max_requests_per_hour", TAXONOMY_COST_PER_HOUR))
+        per_hour = int(tap.config["taxonomy_max_requests_per_hour"])
         throttle = SlidingWindowThrottle(per_hour)
         _THROTTLES[tap] = throttle
     return throttle

@@ -17,6 +17,7 @@ GROUP_IDENTIFY = "groupidentify"
 USERMAP = "usermap"
 ENDPOINTS = (EVENTS, IDENTIFY, GROUP_IDENTIFY, USERMAP)
 
+DEFAULT_REGION = "us"
 INGESTION_HOSTS = {"us": "https://api2.amplitude.com", "eu": "https://api.eu.amplitude.com"}
 USERMAP_HOSTS = {"us": "https://api.amplitude.com", "eu": "https://api.eu.amplitude.com"}
 EVENT_PATHS = {"batch": "/batch", "httpapi": "/2/httpapi"}
@@ -32,28 +33,31 @@ MAX_ITEMS = {EVENTS: 2000, IDENTIFY: 2000, GROUP_IDENTIFY: 1024, USERMAP: 2000}
 
 ID_FIELDS = ("user_id", "device_id")
 SKIP_USER_PROPERTIES_SYNC = "$skip_user_properties_sync"
+# Device and location fields: on events, and on the profile an identify updates.
+DEVICE_FIELDS = (
+    "app_version",
+    "platform",
+    "os_name",
+    "os_version",
+    "device_brand",
+    "device_manufacturer",
+    "device_model",
+    "carrier",
+    "country",
+    "region",
+    "city",
+    "dma",
+    "language",
+)
 EVENT_KEYS = frozenset(
     [
-        "user_id",
-        "device_id",
+        *ID_FIELDS,
         "event_type",
         "time",
         "insert_id",
         "event_id",
         "session_id",
-        "app_version",
-        "platform",
-        "os_name",
-        "os_version",
-        "device_brand",
-        "device_manufacturer",
-        "device_model",
-        "carrier",
-        "country",
-        "region",
-        "city",
-        "dma",
-        "language",
+        *DEVICE_FIELDS,
         "location_lat",
         "location_lng",
         "ip",
@@ -77,27 +81,7 @@ EVENT_KEYS = frozenset(
         SKIP_USER_PROPERTIES_SYNC,
     ]
 )
-IDENTIFY_KEYS = frozenset(
-    [
-        "user_id",
-        "device_id",
-        "app_version",
-        "platform",
-        "os_name",
-        "os_version",
-        "device_brand",
-        "device_manufacturer",
-        "device_model",
-        "carrier",
-        "country",
-        "region",
-        "city",
-        "dma",
-        "language",
-        "paying",
-        "start_version",
-    ]
-)
+IDENTIFY_KEYS = frozenset([*ID_FIELDS, *DEVICE_FIELDS, "paying", "start_version"])
 GROUP_KEYS = frozenset(("group_type", "group_value"))
 USER_MAPPING_KEYS = frozenset(("user_id", "global_user_id", "unmap"))
 PROPERTY_BAGS = ("event_properties", "user_properties", "groups", "group_properties")
@@ -129,9 +113,10 @@ def has_reserved_shape(key: str, value: Any) -> bool:
 
 
 # Event types Amplitude writes itself (identify and session bookkeeping); they cannot be sent.
+# The first two record user / group property changes (an export carries them as rows).
+IDENTIFY_EVENT_TYPES = ("$identify", "$groupidentify")
 RESERVED_EVENT_TYPES = (
-    "$identify",
-    "$groupidentify",
+    *IDENTIFY_EVENT_TYPES,
     "[Amplitude] Start Session",
     "[Amplitude] End Session",
     "[Amplitude] Revenue",
@@ -186,7 +171,20 @@ MAX_GROUP_TYPES = 5  # per event or identify
 MAX_GROUP_VALUES = 10  # per group type
 EARLIEST_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 FUTURE_TOLERANCE_MS = 24 * 3600 * 1000  # event times up to a day ahead (clock skew)
-# Distinct names per project past which Amplitude stops indexing new ones (faq `limits.md`).
+# Distinct names per project past which Amplitude stops indexing new ones (its limits FAQ).
 MAX_EVENT_TYPES = 2000
 MAX_EVENT_PROPERTIES = 2000
 MAX_USER_PROPERTIES = 1000
+
+# --- Behavioral Cohorts API (cohort uploads and membership updates) ------------------------------
+
+# The Dashboard REST hosts serve the cohort API, with api_key:secret_key Basic auth.
+COHORT_HOSTS = {"us": "https://amplitude.com", "eu": "https://analytics.eu.amplitude.com"}
+COHORT_LIST_PATH = "/api/3/cohorts"
+COHORT_UPLOAD_PATH = "/api/3/cohorts/upload"  # create, or replace with existing_cohort_id
+COHORT_MEMBERSHIP_PATH = "/api/3/cohorts/membership"  # ADD / REMOVE ids
+MAX_COHORT_IDS = 100_000  # ids per upload or membership request
+# Our id_type -> the upload's and the membership update's names for it.
+COHORT_UPLOAD_ID_TYPES = {"user_id": "BY_USER_ID", "amplitude_id": "BY_AMP_ID"}
+COHORT_MEMBERSHIP_ID_TYPES = {"user_id": "BY_NAME", "amplitude_id": "BY_ID"}
+COHORT_UPLOADED_TYPE = "manual_upload"  # `type` of cohorts made by an upload

@@ -10,7 +10,8 @@ import pytest
 from amplitude_emulator.faults import Fault
 from amplitude_emulator.state import PROJECT_B_ID
 from target_amplitude.amplitude import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
-from target_amplitude.delivery.deliverer import ConfigurationError, Deliverer
+from target_amplitude.delivery.deliverer import Deliverer
+from target_amplitude.delivery.errors import ConfigurationError
 from target_amplitude.delivery.http import AmplitudeClient
 from target_amplitude.delivery.pending import Item
 from tests.delivery_support import (

@@ -17,6 +17,7 @@ import orjson
 import requests
 
 from target_amplitude.amplitude import (
+    DEFAULT_REGION,
     EVENT_PATHS,
     EVENTS,
     FORM_FIELDS,
@@ -27,6 +28,7 @@ from target_amplitude.amplitude import (
     USERMAP,
     USERMAP_HOSTS,
 )
+from target_amplitude.delivery.settings import DEFAULTS
 
 # Quoted forms of the JSON array punctuation in a form body ("[", ",", "]").
 _FORM_OPEN, _FORM_SEP, _FORM_CLOSE = b"%5B", b"%2C", b"%5D"
@@ -69,18 +71,18 @@ class AmplitudeClient:
         self,
         api_key: str,
         *,
-        region: str = "us",
+        region: str = DEFAULT_REGION,
         api_url: str | None = None,
-        event_endpoint: str = "batch",
+        event_endpoint: str = DEFAULTS["event_endpoint"],
         min_id_length: int | None = None,
-        timeout: float = 60.0,
+        timeout: float = DEFAULTS["request_timeout"],
     ) -> None:
         """Resolve URLs once; `api_url` (a proxy or the emulator) overrides the region hosts."""
         if event_endpoint not in EVENT_PATHS:
             raise ValueError(
                 f"event_endpoint must be one of {sorted(EVENT_PATHS)}, got {event_endpoint!r}"
             )
-        region = (region or "us").lower()
+        region = (region or DEFAULT_REGION).lower()
         if region not in INGESTION_HOSTS:
             raise ValueError(f"region must be one of {sorted(INGESTION_HOSTS)}, got {region!r}")
         self._api_key = api_key

@@ -1,4 +1,4 @@
-"""Concurrent delivery in identity lanes (issue 11): hide the network, keep per-device order.
+"""Concurrent delivery in identity lanes: hide the network, keep per-device order.
 
 Amplitude processes one device's events in the order received and has no order across devices;
 its backfill guide partitions by device_id and sends partitions in parallel. Each sink batch is

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from target_amplitude.amplitude import GROUP_IDENTIFY
+from target_amplitude.amplitude import ENDPOINTS, GROUP_IDENTIFY
+
+if TYPE_CHECKING:
+    from target_amplitude.delivery.settings import DeliverySettings
 
 
 @dataclass
@@ -57,6 +62,28 @@ class Pending:
         self.group: int | None = None  # bisection/split group: sent only with its own group
         self.group_cap = 0
         self.done = self.sent = False
+
+
+class RequestCaps:
+    """Items and bytes per request for each endpoint; a 413 halves them for the rest of the run."""
+
+    def __init__(self, settings: DeliverySettings) -> None:
+        """Start from the settings' caps (lanes share one instance, so changes take a lock)."""
+        self._lock = threading.Lock()
+        self._counts = {endpoint: settings.count_cap(endpoint) for endpoint in ENDPOINTS}
+        self._bytes = {endpoint: settings.byte_cap(endpoint) for endpoint in ENDPOINTS}
+
+    def get(self, endpoint: str) -> tuple[int, int]:
+        """Current (items, bytes) per request."""
+        with self._lock:
+            return self._counts[endpoint], self._bytes[endpoint]
+
+    def shrink(self, endpoint: str, count: int, size: int) -> tuple[int, int]:
+        """At most half of a request that was too large, from now on; returns the new caps."""
+        with self._lock:
+            self._counts[endpoint] = min(self._counts[endpoint], math.ceil(count / 2))
+            self._bytes[endpoint] = min(self._bytes[endpoint], max(1, size // 2))
+            return self._counts[endpoint], self._bytes[endpoint]
 
 
 def fill_request(

@@ -1,4 +1,4 @@
-"""What happens to a record Amplitude will never take: `on_rejected` and `on_deferred` (issue #6).
+"""What happens to a record Amplitude will never take: `on_rejected` and `on_deferred`.
 
 `fail` keeps the run delivering but marks it failed (no further STATE, non-zero exit with a report);
 `dead_letter` appends the record, its payload and Amplitude's reason to a JSONL file; `skip` logs.

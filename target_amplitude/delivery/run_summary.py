@@ -1,4 +1,4 @@
-"""Per-stream delivery counters for the end-of-run summary (issue #6).
+"""Per-stream delivery counters for the end-of-run summary.
 
 Invariant once a run finished without a fatal error, per stream:
 `records == acknowledged + sum(rejected.values()) + deferred`.

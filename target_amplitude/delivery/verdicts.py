@@ -1,4 +1,4 @@
-"""What one Amplitude response means for each payload in the request (ingestion-apis notes §3, §4).
+"""What one Amplitude response means for each payload in the request.
 
 Amplitude rejects a failing request as a whole, so a verdict never says "ingested" for part of a
 request: it says which indices are rejected, throttled or deferred; the Deliverer re-sends the rest.
@@ -21,8 +21,6 @@ FATAL_400_ERRORS = (
     "missing request body",
     "request missing required field",
 )
-# Statuses that say "wrong host, path, method or credentials": retrying or bisecting cannot help.
-FATAL_STATUSES = frozenset({401, 404, 405, 414})
 RETRY_STATUSES = frozenset({408})
 INDEX_MAPS = {
     "events_with_invalid_fields": "invalid_field",

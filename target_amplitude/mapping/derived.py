@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.amplitude import EVENTS, IDENTIFY
+from target_amplitude.amplitude import EVENTS, ID_FIELDS, IDENTIFY
+from target_amplitude.mapping.ids import id_string
 from target_amplitude.mapping.insert_ids import derive_insert_id
 from target_amplitude.mapping.sources import Getter, compile_source
+from target_amplitude.mapping.specs import GROUP
 from target_amplitude.mapping.timeconv import TimeParseError, to_epoch_ms
 from target_amplitude.validation.reasons import INVALID_TIME, RecordCheckError
 
@@ -31,7 +33,7 @@ def _id_getters(
 ) -> list[tuple[str, Getter]]:
     """user_id/device_id getters: the override's, else the stream's, else same-named fields."""
     getters = []
-    for name in ("user_id", "device_id"):
+    for name in ID_FIELDS:
         if override is not None and name in override:
             source = override[name]
         else:
@@ -43,11 +45,12 @@ def _id_getters(
 
 
 def _ids(getters: list[tuple[str, Getter]], record: dict[str, Any]) -> dict[str, str]:
+    """The ids the getters find in a record, as the shared id rule writes them."""
     found = {}
     for name, getter in getters:
         value = getter(record)
         if value is not None and value != "":
-            found[name] = value if isinstance(value, str) else str(value)
+            found[name] = id_string(value)
     return found
 
 
@@ -85,11 +88,11 @@ class TouchEventPlan:
     ) -> dict[str, Any]:
         """The touch event for a record whose primary payload is `primary`."""
         event: dict[str, Any] = {"event_type": self.event_type}
-        if self.primary_kind == "group":
+        if self.primary_kind == GROUP:
             event.update(_ids(self.ids, record))
             event["groups"] = {primary.get("group_type"): primary.get("group_value")}
         else:
-            event.update({k: primary[k] for k in ("user_id", "device_id") if k in primary})
+            event.update({k: primary[k] for k in ID_FIELDS if k in primary})
         raw_time = self.time(record) if self.time is not None else None
         if raw_time is None:
             event["time"] = self.fallback_time_ms

@@ -1,7 +1,9 @@
 """Record -> Amplitude payload, driven by the `streams` setting (configuration is data).
 
-Each resolved spec (see `specs.py`) compiles once into one `KindPlan` per object kind. Building a
-payload is then a single pass over the record plus the compiled getters:
+Each resolved spec (see `specs.py`) compiles once into one plan per object kind: `EventPlan`
+(`event_plan.py`), `ProfilePlan` (`profile_plan.py`, users, devices and groups) or this module's
+`KindPlan` (user mappings, and the parts every kind shares). Building a payload is then a single
+pass over the record plus the compiled getters:
 
 - a record field named like an Amplitude key of the kind maps to it (convention);
 - `event_properties` / `user_properties` / `groups` / `group_properties` objects pass through;
@@ -11,8 +13,6 @@ payload is then a single pass over the record plus the compiled getters:
 
 from __future__ import annotations
 
-import contextlib
-import fnmatch
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +21,10 @@ from singer_sdk.exceptions import ConfigValidationError
 from target_amplitude.amplitude import (
     ID_FIELDS,
     RESERVED_OBJECTS,
-    SKIP_USER_PROPERTIES_SYNC,
     STRING_FIELDS,
     has_reserved_shape,
 )
-from target_amplitude.mapping.insert_ids import derive_insert_id
+from target_amplitude.mapping.ids import group_strings, id_string
 from target_amplitude.mapping.sources import (
     Getter,
     compile_source,
@@ -34,26 +33,24 @@ from target_amplitude.mapping.sources import (
 )
 from target_amplitude.mapping.specs import (
     ALIASES,
-    DEVICE,
-    EVENT,
-    GROUP,
     KNOWN_FIELD_KEYS,
     SHAPES,
     SPEC_CONTROL_KEYS,
-    USER,
     USER_MAPPING,
     KindShape,
-    property_operations,
 )
-from target_amplitude.mapping.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
-from target_amplitude.validation.reasons import INVALID_TIME, MISSING_TIME, RecordCheckError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
+
+
+Found = tuple[dict[str, dict[str, Any]], dict[str, Any]]  # pass-through bags, leftover fields
 
 
 class KindPlan:
     """One object kind of one stream, compiled: `build(record, identity)` returns the payload."""
+
+    drop_nulls = False  # leave null properties out of the bags
 
     def __init__(self, stream: str, kind: str, spec: Mapping[str, Any]) -> None:
         """Compile the spec's sources, bags and operations for this kind."""
@@ -87,23 +84,16 @@ class KindPlan:
             elif bag in shape.pass_through and selector is not None and selector is not False:
                 self._compile_bag(bag, selector, f"{where}.{bag}", consumed)
         self.skip_fields = frozenset(consumed | set(self.pass_through))
-        self.operations = (
-            property_operations(stream, spec, kind) if kind in (USER, DEVICE, GROUP) else {}
-        )
+        # Options every kind of the spec shares are checked whichever kind reads them.
         null_values = spec.get("null_values", "skip")
         if null_values not in ("skip", "unset"):
             raise ConfigValidationError(f"{where}.null_values must be `skip` or `unset`")
         self.unset_nulls = null_values == "unset"
-        self.allow_missing_time = bool(spec.get("allow_missing_time", False))
         skip_sync = spec.get("skip_user_properties_sync", False)
         if not isinstance(skip_sync, bool):
             raise ConfigValidationError(f"{where}.skip_user_properties_sync must be true or false")
-        self.skip_user_properties_sync = skip_sync and kind == EVENT
-        skip_types = spec.get("skip_event_types") or ()
-        self.skip_event_types = frozenset(t for t in skip_types if "*" not in t)
-        # Only `*` is a wildcard: "[Amplitude] *" must not read as a character class.
-        self.skip_event_globs = tuple(t.replace("[", "[[]") for t in skip_types if "*" in t)
-        self.skipped: Counter[str] = Counter()  # event type -> records skipped so far
+        self.skip_user_properties_sync = skip_sync
+        self.skipped: Counter[str] = Counter()  # event type -> records skipped (events only)
 
     def _compile_fields(
         self, spec: Mapping[str, Any], shape: KindShape, where: str, consumed: set[str]
@@ -201,15 +191,19 @@ class KindPlan:
             value = getter(record)
             if value is not None:
                 payload[key] = value
-        if self.kind == EVENT and self._skipped(payload.get("event_type")):
-            self.skipped[str(payload.get("event_type"))] += 1
-            return None
+        return self._finish(payload, record, identity, (bags, leftovers))
+
+    def _finish(
+        self,
+        payload: dict[str, Any],
+        record: dict[str, Any],
+        identity: Any,
+        found: Found,
+    ) -> dict[str, Any] | None:
+        """Kind-specific completion of a payload whose keys are gathered (here: user mappings)."""
+        del identity
         self._normalise_strings(payload)
-        if self.kind == EVENT:
-            self._finish_event(payload, identity)
-            if self.skip_user_properties_sync:
-                payload[SKIP_USER_PROPERTIES_SYNC] = True
-        self._finish_bags(payload, record, bags, leftovers)
+        self._finish_bags(payload, record, *found)
         return payload
 
     def _scan(
@@ -241,49 +235,18 @@ class KindPlan:
                 leftovers[name] = value
         return payload, bags, leftovers
 
-    def _skipped(self, event_type: Any) -> bool:
-        if not isinstance(event_type, str):
-            return False
-        if event_type in self.skip_event_types:
-            return True
-        return any(fnmatch.fnmatchcase(event_type, glob) for glob in self.skip_event_globs)
-
     def _normalise_strings(self, payload: dict[str, Any]) -> None:
         """Ids and names as trimmed strings (warehouses often hold them as numbers)."""
         for key in ID_FIELDS:
             value = payload.get(key)
             if value is not None and (type(value) is not str or value != value.strip()):
-                payload[key] = _id_string(value)
+                payload[key] = id_string(value)
         for key in self.string_keys:
             value = payload.get(key)
             if value is not None and type(value) is not str:
-                payload[key] = _id_string(value)
+                payload[key] = id_string(value)
         if self.kind == USER_MAPPING and "unmap" in payload:
             payload["unmap"] = bool(payload["unmap"])
-
-    def _finish_event(self, payload: dict[str, Any], identity: Any) -> None:
-        """Time as integer ms (required unless allowed missing) and a deterministic insert_id."""
-        raw_time = payload.get("time")
-        if raw_time is None:
-            if not self.allow_missing_time:
-                raise RecordCheckError(
-                    MISSING_TIME,
-                    "time",
-                    "events need a time (map `time` to a field, or set allow_missing_time)",
-                )
-        elif type(raw_time) is not int or raw_time < MS_THRESHOLD:
-            try:
-                payload["time"] = to_epoch_ms(raw_time)
-            except TimeParseError as exc:
-                raise RecordCheckError(INVALID_TIME, "time", str(exc)) from None
-        if "insert_id" not in payload:
-            payload["insert_id"] = derive_insert_id(
-                self.stream, identity, payload.get("event_type"), payload.get("time")
-            )
-        session = payload.get("session_id")
-        if isinstance(session, str) and not session.lstrip("-").isdigit():
-            with contextlib.suppress(TimeParseError):  # else validation names the bad value
-                payload["session_id"] = to_epoch_ms(session)
 
     def _finish_bags(
         self,
@@ -293,17 +256,19 @@ class KindPlan:
         leftovers: dict[str, Any],
     ) -> None:
         """Assemble property bags: pass-through objects, chosen fields, leftovers, groups."""
-        main = self.main_bag
         leftovers = self._gather(record, bags, leftovers)
         if "groups" in bags:
-            bags["groups"] = _group_strings(bags["groups"])
-        if self.kind in (USER, DEVICE, GROUP) and main is not None:
-            operations = self._operations_bag(bags.pop(main, None), leftovers)
-            if operations:
-                payload[main] = operations
-        elif main is not None and leftovers:
+            bags["groups"] = group_strings(bags["groups"])
+        self._place_bags(payload, bags, leftovers)
+
+    def _place_bags(
+        self, payload: dict[str, Any], bags: dict[str, dict[str, Any]], leftovers: dict[str, Any]
+    ) -> None:
+        """Leftover fields into the main bag, then every non-empty bag into the payload."""
+        main = self.main_bag
+        if main is not None and leftovers:
             bags[main] = {**bags[main], **leftovers} if main in bags else leftovers
-        drop_nulls = self.kind == EVENT
+        drop_nulls = self.drop_nulls
         for bag, value in bags.items():
             cleaned = {k: v for k, v in value.items() if v is not None} if drop_nulls else value
             if cleaned:
@@ -337,75 +302,7 @@ class KindPlan:
         if groups:
             bags["groups"] = groups
 
-    def _operations_bag(
-        self, passed: dict[str, Any] | None, plain: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Operator form for identify bags: plain properties go under $set (or their operator).
-
-        A passed-through bag already in operator form is merged operator by operator; one that
-        mixes operators and plain keys is passed on unchanged for validation to name.
-        """
-        if not passed:
-            return self._as_operations(plain)
-        operator_keys = [key for key in passed if key[:1] == "$"]
-        if not operator_keys:
-            return self._as_operations({**passed, **plain})
-        if len(operator_keys) != len(passed):
-            return {**passed, **plain}
-        result = self._as_operations(plain)
-        for operator, values in passed.items():
-            if isinstance(values, dict) and isinstance(result.get(operator), dict):
-                result[operator] = {**values, **result[operator]}
-            else:
-                result[operator] = values
-        return result
-
-    def _as_operations(self, properties: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Plain properties -> `{operator: {property: value}}`, honouring `null_values`."""
-        result: dict[str, dict[str, Any]] = {}
-        operations = self.operations
-        for name, value in properties.items():
-            operator = operations.get(name, "$set")
-            if value is None:
-                if not self.unset_nulls:
-                    continue
-                operator = "$unset"
-            bucket = result.get(operator)
-            if bucket is None:
-                bucket = result[operator] = {}
-            bucket[name] = "-" if operator == "$unset" else value
-        return result
-
 
 def _is_plain_field(source: Any) -> bool:
     """A source that is one top-level field name (no path, template or fallback list)."""
     return isinstance(source, str) and source != "auto" and not set(source) & set(".{}")
-
-
-def _id_string(value: Any) -> str:
-    """Ids and names as Amplitude wants them: strings (10 -> "10", 10.0 -> "10")."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _group_strings(groups: Any) -> Any:
-    """Group values as strings (numbers are common in warehouses); arrays element-wise."""
-    if not isinstance(groups, dict):
-        return groups
-    out: dict[str, Any] = {}
-    for group_type, value in groups.items():
-        if isinstance(value, list):
-            out[group_type] = [v if isinstance(v, str) else _id_string(v) for v in value]
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[group_type] = _id_string(value)
-        else:
-            out[group_type] = value
-    return out
-
-
-def record_key(record: Mapping[str, Any], key_properties: Sequence[str], position: int) -> str:
-    """Human-readable record key for reports: `id=42` (key properties) or `#17` (position)."""
-    if key_properties:
-        return ",".join(f"{name}={record.get(name)}" for name in key_properties)
-    return f"#{position}"

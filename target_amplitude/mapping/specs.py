@@ -36,6 +36,8 @@ DEVICE = "device"
 GROUP = "group"
 USER_MAPPING = "user_mapping"
 KINDS = (EVENT, USER, DEVICE, GROUP, USER_MAPPING)
+COHORT = "cohort"  # a stream of ids -> a cohort's members (mapping/cohort_spec.py); not a default
+OBJECT_KINDS = (*KINDS, COHORT)
 
 ALIASES = {"product_id": "productId", "revenue_type": "revenueType"}
 SPEC_CONTROL_KEYS = frozenset(
@@ -114,12 +116,18 @@ def spec_kinds(stream: str, spec: Mapping[str, Any]) -> list[str]:
     raw = spec.get("object", EVENT)
     kinds = [raw] if isinstance(raw, str) else list(raw)
     for kind in kinds:
-        if kind not in KINDS:
+        if kind not in OBJECT_KINDS:
             raise ConfigValidationError(
-                f"streams.{stream}.object: {kind!r} is not one of {', '.join(KINDS)}"
+                f"streams.{stream}.object: {kind!r} is not one of {', '.join(OBJECT_KINDS)}"
             )
     if not kinds:
         raise ConfigValidationError(f"streams.{stream}.object: name at least one kind")
+    if COHORT in kinds and len(kinds) > 1:
+        raise ConfigValidationError(
+            f"streams.{stream}.object: `cohort` takes a stream on its own (its records are "
+            "cohort members, not events or profiles); map the stream twice with a stream map "
+            "to do both"
+        )
     return kinds
 
 

@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.amplitude import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
+from target_amplitude.amplitude import EVENTS, GROUP_IDENTIFY, ID_FIELDS, IDENTIFY, USERMAP
 from target_amplitude.mapping.derived import (
     MEMBERSHIP,
     TOUCH_EVENT,
     MembershipPlan,
     TouchEventPlan,
 )
+from target_amplitude.mapping.event_plan import EventPlan
 from target_amplitude.mapping.kind_plan import KindPlan
+from target_amplitude.mapping.profile_plan import ProfilePlan
 from target_amplitude.mapping.specs import DEVICE, EVENT, GROUP, USER, USER_MAPPING, spec_kinds
 
 if TYPE_CHECKING:
@@ -28,6 +30,20 @@ if TYPE_CHECKING:
 
 # Identifies land before groups and events, so properties are in place when the events arrive.
 ENDPOINT_ORDER = (IDENTIFY, GROUP_IDENTIFY, USERMAP, EVENTS)
+
+
+PLAN_CLASSES: dict[str, type[KindPlan]] = {
+    EVENT: EventPlan,
+    USER: ProfilePlan,
+    DEVICE: ProfilePlan,
+    GROUP: ProfilePlan,
+    USER_MAPPING: KindPlan,
+}
+
+
+def compile_kind(stream: str, kind: str, spec: Mapping[str, Any]) -> KindPlan:
+    """The compiled plan of one kind of a stream (events and profiles each have their own)."""
+    return PLAN_CLASSES[kind](stream, kind, spec)
 
 
 class DerivedPlan(Protocol):
@@ -58,7 +74,7 @@ def checks_for(checker: Checker) -> dict[str, Callable[[dict[str, Any]], None]]:
         TOUCH_EVENT: checker.check_event,
         USER: lambda p: checker.check_identify(p, required=("user_id",)),
         DEVICE: lambda p: checker.check_identify(p, required=("device_id",)),
-        MEMBERSHIP: lambda p: checker.check_identify(p, required=("user_id", "device_id")),
+        MEMBERSHIP: lambda p: checker.check_identify(p, required=ID_FIELDS),
         GROUP: checker.check_group,
         USER_MAPPING: checker.check_user_mapping,
     }
@@ -80,7 +96,7 @@ class StreamPlan:
         self.steps: list[Step] = []
         kinds = spec_kinds(stream, spec)
         for kind in kinds:
-            step = Step(KindPlan(stream, kind, spec))
+            step = Step(compile_kind(stream, kind, spec))
             if kind == GROUP and spec.get(MEMBERSHIP):
                 step.derived.append(MembershipPlan(stream, spec))
             if kind in (USER, DEVICE, GROUP) and spec.get(TOUCH_EVENT):

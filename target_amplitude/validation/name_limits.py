@@ -1,7 +1,7 @@
 """Amplitude's instrumentation limits: distinct names a run sends per project, warned near the cap.
 
 Amplitude stops indexing new names past 2000 event types, 2000 event properties and 1000 user
-properties per project (faq `limits.md`); later names are visible only in exports. A mapping
+properties per project (Amplitude's limits FAQ); later names are visible only in exports. A mapping
 mistake (an id column mapped as `event_type`, a wide table sprayed into event_properties) gets
 there in one run, so each run counts the names it sends and warns once per limit at 80 %.
 """
@@ -12,7 +12,12 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from target_amplitude.amplitude import MAX_EVENT_PROPERTIES, MAX_EVENT_TYPES, MAX_USER_PROPERTIES
+from target_amplitude.amplitude import (
+    EVENTS,
+    MAX_EVENT_PROPERTIES,
+    MAX_EVENT_TYPES,
+    MAX_USER_PROPERTIES,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -74,9 +79,12 @@ class NameCounter:
         )
 
     def count_payload(
-        self, kind: str, payload: Mapping[str, Any], stream: str, spec: Mapping[str, Any]
+        self, endpoint: str, payload: Mapping[str, Any], stream: str, spec: Mapping[str, Any]
     ) -> None:
-        """The names one built payload sends: its event type and property keys."""
+        """The names one built payload sends: its event type and property keys.
+
+        An event's user_properties are plain; an identify's are in operator form.
+        """
         event_type = payload.get("event_type")
         if event_type is not None:
             self.add(EVENT_TYPES, event_type, stream, spec)
@@ -85,7 +93,7 @@ class NameCounter:
             self.add(EVENT_PROPERTIES, event_properties, stream, spec)
         user_properties = payload.get("user_properties")
         if user_properties:
-            if kind == "event":
+            if endpoint == EVENTS:
                 self.add(USER_PROPERTIES, user_properties, stream, spec)
             else:
                 for operator, values in user_properties.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 MISSING_EVENT_TYPE = "missing_event_type"
 RESERVED_EVENT_TYPE = "reserved_event_type"
 MISSING_ID = "missing_id"
+INVALID_AMPLITUDE_ID = "invalid_amplitude_id"  # a cohort member's amplitude_id is not a number
 ID_TOO_SHORT = "id_too_short"
 MISSING_TIME = "missing_time"
 INVALID_TIME = "invalid_time"
