@@ -18,7 +18,7 @@ from singer_sdk import singerlib as singer
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_amplitude import export, windows
+from tap_amplitude import bucket_streams, export, windows
 from tap_amplitude.client import AmplitudeStream, amplitude_error_text, auth_failure_message
 from tap_amplitude.timestamps import TimestampReport, normalize_timestamps
 
@@ -120,6 +120,9 @@ class EventsStream(AmplitudeStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every event of every window from the bookmark to the last complete hour, in order."""
+        if bucket_streams.uses_bucket(self.config):
+            yield from bucket_streams.bucket_events(self, context)
+            return
         cursor, last = self.first_hour(context), self.last_hour()
         if cursor > last:
             self.logger.info(
