@@ -1,7 +1,9 @@
 """EventsStream: raw events from the Export API, one hour-aligned window at a time.
 
-Each window's zip is spooled to disk and checked before anything is emitted, so a failed download
-is retried with nothing to undo. The bookmark moves only when a whole window has been emitted:
+Each window's zip is spooled to disk and checked whole (every member decompressed, CRCs verified)
+before anything is emitted, so a failed download is retried with nothing to undo. While window k is
+emitted, the next `export_prefetch_windows` windows download in the background (prefetch.py) into
+this run's spool folder (spool.py). The bookmark moves only when a whole window has been emitted:
 STATE then says "resume at the next window" (`replication_key_value` = the first hour not yet
 exported, RFC 3339 UTC). A run that dies inside window k resumes at window k.
 """
@@ -15,11 +17,14 @@ from typing import TYPE_CHECKING, Any, cast
 import requests
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk import singerlib as singer
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_amplitude import export, windows
+from tap_amplitude.bad_lines import SkippedLines
 from tap_amplitude.client import AmplitudeStream, amplitude_error_text, auth_failure_message
+from tap_amplitude.prefetch import WindowPrefetcher
+from tap_amplitude.spool import RunSpool
 from tap_amplitude.timestamps import TimestampReport, normalize_timestamps
 
 if TYPE_CHECKING:
@@ -33,6 +38,7 @@ DEFAULT_LAG_HOURS = 2  # data of hour H is published about 2 h after H ends (Exp
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 30
 DEFAULT_READ_TIMEOUT_SECONDS = 600
 DEFAULT_MAX_TRIES = 5
+DEFAULT_PREFETCH_WINDOWS = 1
 TOO_LARGE_STATUSES = frozenset({400, 504})  # > 4 GB, or too much data to build in time
 AUTH_STATUSES = frozenset({401, 403})
 NO_DATA_STATUS = 404
@@ -76,6 +82,22 @@ class EventsStream(AmplitudeStream):
         self.window_hours = int(self.config.get("export_window_hours") or DEFAULT_WINDOW_HOURS)
         self.timestamp_report = TimestampReport()
         self._fast_records: bool | None = None
+        self.skipped_lines = self._bad_line_policy()
+        self._spool: RunSpool | None = None
+        self._prefetcher: WindowPrefetcher | None = None
+
+    def _bad_line_policy(self) -> SkippedLines | None:
+        """None for `on_bad_export_line: fail`; the file keeper for `skip`."""
+        if (self.config.get("on_bad_export_line") or "fail") == "fail":
+            return None
+        target = self.config.get("bad_export_lines_file")
+        if not target:
+            msg = (
+                "`on_bad_export_line: skip` needs `bad_export_lines_file`: the file that keeps "
+                "each skipped line (nothing is skipped silently)."
+            )
+            raise ConfigValidationError(msg)
+        return SkippedLines(target)
 
     # --- where a run starts and stops ----------------------------------------------------------
 
@@ -144,9 +166,33 @@ class EventsStream(AmplitudeStream):
             "Callable[[windows.Window, Context | None], Path | None]",
             self.request_decorator(cast("Any", self._download_window)),
         )
+        self._spool = RunSpool(self.config.get("export_temp_dir"))
+        self._prefetcher = WindowPrefetcher(
+            lambda window: self._fetch(fetch, window, context),
+            int(self.config.get("export_prefetch_windows", DEFAULT_PREFETCH_WINDOWS)),
+            lambda archive: archive.unlink(missing_ok=True),
+        )
+        try:
+            yield from self._windows_from(cursor, last, context)
+        finally:
+            self._prefetcher.close()
+            self._spool.close()
+            if self.skipped_lines is not None:
+                self.skipped_lines.close()
+        self._report_run()
+
+    def _windows_from(
+        self, cursor: dt.datetime, last: dt.datetime, context: Context | None
+    ) -> Iterator[dict[str, Any]]:
+        """Emit window after window; the next ones are already downloading meanwhile."""
+        assert self._prefetcher is not None  # noqa: S101  set by get_records
+
+        def following(window: windows.Window) -> windows.Window | None:
+            return windows.next_window(window.next_start, self.window_hours, last)
+
         while (window := windows.next_window(cursor, self.window_hours, last)) is not None:
             try:
-                archive = self._fetch(fetch, window, context)
+                archive = self._prefetcher.get(window, following)
             except ExportWindowTooLargeError as exc:
                 self._shrink_after(exc)
                 continue
@@ -154,10 +200,20 @@ class EventsStream(AmplitudeStream):
                 yield from self._window_records(archive, window)
             self._bookmark(window, context)
             cursor = window.next_start
+
+    def _report_run(self) -> None:
+        """End-of-run warnings: nulled timestamps and skipped lines, with their counts."""
         if self.timestamp_report.counts:
             self.logger.warning(
                 "Unreadable timestamps emitted as null, per field: %s",
                 self.timestamp_report.counts,
+            )
+        if self.skipped_lines is not None and self.skipped_lines.total:
+            self.logger.warning(
+                "Skipped %d export lines that are not JSON objects (on_bad_export_line: skip); "
+                "they are in %s",
+                self.skipped_lines.total,
+                self.skipped_lines.path,
             )
 
     def _fetch(
@@ -199,13 +255,29 @@ class EventsStream(AmplitudeStream):
     def _window_records(self, archive: Path, window: windows.Window) -> Iterator[dict[str, Any]]:
         """The archive's records; the temp file goes away whatever happens to the consumer."""
         count = 0
+        skipped = self.skipped_lines
         try:
             members = export.member_names(archive)
-            for record in export.iter_archive_records(archive):
+            if skipped is None:
+                records = export.iter_archive_records(archive)
+            else:
+                skipped.start_window()
+                records = export.iter_archive_records(archive, skipped)
+            for record in records:
                 count += 1
                 yield record
         finally:
             archive.unlink(missing_ok=True)
+        if skipped is not None and skipped.window_count:
+            self.logger.warning(
+                "Window %s: %d events from %d archive members, %d bad lines skipped (in %s)",
+                window.label,
+                count,
+                len(members),
+                skipped.window_count,
+                skipped.path,
+            )
+            return
         self.logger.info(
             "Window %s: %d events from %d archive members", window.label, count, len(members)
         )
@@ -246,7 +318,9 @@ class EventsStream(AmplitudeStream):
                 said = amplitude_error_text(response, self._secrets)
                 raise ExportWindowTooLargeError(window, response.status_code, said)
             self.validate_response(response)
-            return export.spool_to_file(response, self.config.get("export_temp_dir"))
+            assert self._spool is not None  # noqa: S101  set by get_records
+            stop = self._prefetcher.stop if self._prefetcher is not None else None
+            return export.spool_to_file(response, self._spool.path, stop)
         finally:
             response.close()
 
@@ -267,7 +341,7 @@ class EventsStream(AmplitudeStream):
         super().validate_response(response)
 
     def backoff_max_tries(self) -> int:
-        """Attempts per window (`export_max_tries`) for network errors, bad zips, 429 and 5xx."""
+        """Attempts per window (`export_max_tries`): network errors, bad zips or gzip, 429, 5xx."""
         return int(self.config.get("export_max_tries") or DEFAULT_MAX_TRIES)
 
     # --- records ----------------------------------------------------------------------------------
