@@ -153,7 +153,7 @@ def export(request: Request, state: EmulatorState) -> Response:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return Response(200, _stream_then_delete(path), headers, content_length=path.stat().st_size)
+    return Response(200, SentOnceFile(path), headers, content_length=path.stat().st_size)
 
 
 def _hold_while_building(state: EmulatorState, zip_bytes: int) -> None:
@@ -164,14 +164,25 @@ def _hold_while_building(state: EmulatorState, zip_bytes: int) -> None:
         time.sleep(delay)
 
 
-def _stream_then_delete(path: Path) -> Iterator[bytes]:
-    """File chunks; the file goes away once sent, or when the client hangs up."""
-    try:
-        with path.open("rb") as handle:
+class SentOnceFile:
+    """A temp file's chunks as a response body; `close` deletes the file.
+
+    The server closes it after sending, when the client hangs up, or when a fault replaces the
+    body unsent (a generator that never started could not clean up after itself).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The file in STREAM_CHUNK pieces."""
+        with self.path.open("rb") as handle:
             while chunk := handle.read(STREAM_CHUNK):
                 yield chunk
-    finally:
-        path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Delete the file (idempotent)."""
+        self.path.unlink(missing_ok=True)
 
 
 def write_archive(

@@ -37,15 +37,23 @@ def _body_bytes(response: Response) -> bytes:
 def _apply_fault_after(request: Request, response: Response) -> Response:
     """Faults that replace a successful answer's body."""
     fault = request.fault
-    if fault is None or response.status != 200:
+    if fault is None or response.status != 200 or fault.kind not in {"truncate", "notzip"}:
         return response
-    if fault.kind == "truncate":
-        whole = _body_bytes(response)
-        return Response(200, whole[: max(1, len(whole) // 2)], dict(response.headers))
-    if fault.kind == "notzip":
+    try:
+        if fault.kind == "truncate":
+            whole = _body_bytes(response)
+            return Response(200, whole[: max(1, len(whole) // 2)], dict(response.headers))
         page = "<html><head><title>Rate limited</title></head><body>Try again later</body></html>"
         return Response.text(200, page, "text/html")
-    return response
+    finally:
+        _close_body(response)
+
+
+def _close_body(response: Response) -> None:
+    """Release a streamed body (a served temp archive deletes itself)."""
+    close = getattr(response.body, "close", None)
+    if close is not None:
+        close()
 
 
 INGESTION_PATHS = frozenset({"/batch", "/2/httpapi", "/identify", "/groupidentify", "/usermap"})
@@ -161,10 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
             for chunk in chunks:
                 self.wfile.write(chunk)
         finally:
-            # A streamed archive deletes its temp file when closed: now, not when collected.
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+            _close_body(response)  # a served archive is deleted now, not when collected
 
     do_GET = _handle  # noqa: N815
     do_POST = _handle  # noqa: N815
