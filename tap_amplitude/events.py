@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import requests
 from singer_sdk import SchemaDirectory, StreamSchema
-from singer_sdk import singerlib as singer
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -24,11 +23,12 @@ from tap_amplitude import export, windows
 from tap_amplitude.bad_lines import SkippedLines
 from tap_amplitude.client import AmplitudeStream, amplitude_error_text, auth_failure_message
 from tap_amplitude.prefetch import WindowPrefetcher
+from tap_amplitude.record_path import DirectRecordPath
 from tap_amplitude.spool import RunSpool
 from tap_amplitude.timestamps import TimestampReport, normalize_timestamps
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
@@ -60,7 +60,7 @@ class ExportWindowTooLargeError(Exception):
         self.said = said
 
 
-class EventsStream(AmplitudeStream):
+class EventsStream(DirectRecordPath, AmplitudeStream):
     """Raw events (`/api/2/export`), incremental on `server_upload_time` by whole UTC hours."""
 
     name = "events"
@@ -81,7 +81,6 @@ class EventsStream(AmplitudeStream):
         super().__init__(*args, **kwargs)
         self.window_hours = int(self.config.get("export_window_hours") or DEFAULT_WINDOW_HOURS)
         self.timestamp_report = TimestampReport()
-        self._fast_records: bool | None = None
         self.skipped_lines = self._bad_line_policy()
         self._spool: RunSpool | None = None
         self._prefetcher: WindowPrefetcher | None = None
@@ -358,42 +357,6 @@ class EventsStream(AmplitudeStream):
                     self.timestamp_report.examples[field_name][1],
                 )
         return row
-
-    def _generate_record_messages(
-        self, record: dict
-    ) -> Generator[singer.RecordMessage, None, None]:
-        """The SDK's record path minus work that is a no-op for this stream.
-
-        When the catalog deselects nothing, the per-record prune walk cannot remove anything,
-        and with conformance NONE the record is passed through as is: build the message directly.
-        Any deselection (or another conformance level) takes the SDK's own path.
-        """
-        if self._fast_records is None:
-            self._fast_records = self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE and all(
-                self.mask.values()
-            )
-        if not self._fast_records:
-            yield from super()._generate_record_messages(record)
-            return
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=_utc_now(),
-                )
-
-    def _process_record(
-        self,
-        record: dict,
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        """Skip the SDK's per-record child/partition bookkeeping when there is none to do."""
-        if self.child_streams or partition_context:
-            super()._process_record(record, child_context, partition_context)
 
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None

@@ -1,0 +1,92 @@
+"""The `events` record path: the SDK's per-record hooks minus the work that is a no-op here.
+
+With conformance NONE and nothing deselected, the SDK's prune walk and conformance cannot change
+a record, so each RECORD line is encoded straight from a dict shaped like
+`RecordMessage.to_dict()` by the same msgspec encoder `MsgSpecWriter` uses: the bytes are the
+ones the SDK would print. Lines go to stdout's buffer without a flush per record; the STATE
+message after each window flushes them (a record is only committed by that STATE anyway).
+Any deselection, another conformance level or another writer takes the SDK's own path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import singerlib as singer
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.streams.core import Stream
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from singer_sdk.helpers.types import Context
+
+UTC = dt.timezone.utc
+
+
+class DirectRecordPath(Stream):
+    """Mix-in for a stream whose records are emitted as extracted (no children, no partitions)."""
+
+    _direct_records: bool | None = None
+
+    def _can_write_directly(self) -> bool:
+        """True when the SDK's record path would print the record unchanged (decided once)."""
+        if self._direct_records is None:
+            self._direct_records = (
+                self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+                and all(self.mask.values())
+                and isinstance(self._tap.message_writer, MsgSpecWriter)
+            )
+        return self._direct_records
+
+    def _write_record_message(self, record: dict) -> None:
+        """One RECORD line per stream map, encoded and buffered without a message object."""
+        if not self._can_write_directly():
+            super()._write_record_message(record)
+            return
+        out = sys.stdout.buffer
+        version = self._stream_version
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is None:
+                continue
+            message: dict[str, Any] = {
+                "type": "RECORD",
+                "stream": stream_map.stream_alias,
+                "record": mapped,
+            }
+            if version is not None:
+                message["version"] = version
+            message["time_extracted"] = dt.datetime.now(UTC)
+            out.write(serialize_jsonl(message))
+        self.state_manager.is_flushed = False
+
+    def _generate_record_messages(
+        self, record: dict
+    ) -> Generator[singer.RecordMessage, None, None]:
+        """Message objects (for SDK callers of this hook), without the no-op prune walk."""
+        if not self._can_write_directly():
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=dt.datetime.now(UTC),
+                )
+
+    def _process_record(
+        self,
+        record: dict,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Skip the SDK's per-record child/partition bookkeeping when there is none to do."""
+        if self.child_streams or partition_context:
+            super()._process_record(record, child_context, partition_context)
