@@ -7,7 +7,6 @@ through streaming gzip: memory stays flat whatever the archive size.
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import tempfile
@@ -19,6 +18,8 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 import orjson
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from tap_amplitude.member_lines import member_blocks, member_lines
+
 if TYPE_CHECKING:
     import threading
     from collections.abc import Iterator
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 CHUNK_BYTES = 1024 * 1024
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first local header, or an empty archive
-GZIP_MAGIC = b"\x1f\x8b"
 TEMP_PREFIX = "tap-amplitude-export-"
 
 # `<project>/<project>_YYYY-MM-DD_H#part.json.gz`; the hour is not zero-padded.
@@ -121,10 +121,10 @@ def verify_members(path: Path) -> None:
 
 def _read_to_end(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     try:
-        with archive.open(info) as raw, _open_lines(raw) as body:
-            while body.read(CHUNK_BYTES):
+        with archive.open(info) as raw:
+            for _ in member_blocks(raw):
                 pass
-    except (gzip.BadGzipFile, zlib.error, EOFError, zipfile.BadZipFile, OSError) as exc:
+    except (zlib.error, EOFError, zipfile.BadZipFile, OSError) as exc:
         msg = f"export member {info.filename!r} does not decompress ({exc})"
         raise ExportDownloadError(msg) from None
 
@@ -146,15 +146,6 @@ def ordered_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         if not info.is_dir() and not info.filename.endswith("_complete")
     ]
     return sorted(members, key=lambda info: member_sort_key(info.filename))
-
-
-def _open_lines(raw: IO[bytes]) -> IO[bytes] | gzip.GzipFile:
-    """Gzip members are decompressed on the fly; a plain JSON-lines member is read as is."""
-    peek = getattr(raw, "peek", None)
-    head = peek(2)[:2] if peek is not None else b""
-    if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    return raw
 
 
 class BadLineHandler(Protocol):
@@ -182,8 +173,8 @@ def iter_member_records(
     number = 0
     loads = orjson.loads
     try:
-        with archive.open(info) as raw, _open_lines(raw) as lines:
-            for number, line in enumerate(lines, 1):
+        with archive.open(info) as raw:
+            for number, line in enumerate(member_lines(raw), 1):
                 try:
                     record = loads(line)
                 except orjson.JSONDecodeError as exc:
@@ -196,7 +187,7 @@ def iter_member_records(
                     on_bad_line(info.filename, number, line, reason)
                     continue
                 yield record
-    except (gzip.BadGzipFile, zlib.error, EOFError, zipfile.BadZipFile) as exc:
+    except (zlib.error, EOFError, zipfile.BadZipFile) as exc:
         msg = (
             f"export member {info.filename!r} cannot be decompressed after line {number} "
             f"({exc}). The window is not bookmarked; re-run to retry it."
