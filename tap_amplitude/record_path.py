@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import singerlib as singer
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.core import Stream
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class DirectRecordPath(Stream):
     """Mix-in for a stream whose records are emitted as extracted (no children, no partitions)."""
 
     _direct_records: bool | None = None
+    _identity_alias: str | None = None  # the only stream map passes records through as is
 
     def _can_write_directly(self) -> bool:
         """True when the SDK's record path would print the record unchanged (decided once)."""
@@ -40,6 +42,13 @@ class DirectRecordPath(Stream):
                 and all(self.mask.values())
                 and isinstance(self._tap.message_writer, MsgSpecWriter)
             )
+            maps = self.stream_maps
+            if (
+                len(maps) == 1
+                and type(maps[0]) is SameRecordTransform
+                and not maps[0].flattening_enabled
+            ):
+                self._identity_alias = maps[0].stream_alias
         return self._direct_records
 
     def _write_record_message(self, record: dict) -> None:
@@ -47,22 +56,22 @@ class DirectRecordPath(Stream):
         if not self._can_write_directly():
             super()._write_record_message(record)
             return
-        out = sys.stdout.buffer
-        version = self._stream_version
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is None:
-                continue
-            message: dict[str, Any] = {
-                "type": "RECORD",
-                "stream": stream_map.stream_alias,
-                "record": mapped,
-            }
-            if version is not None:
-                message["version"] = version
-            message["time_extracted"] = dt.datetime.now(UTC)
-            out.write(serialize_jsonl(message))
+        if self._identity_alias is not None:
+            self._write_line(self._identity_alias, record)
+        else:
+            for stream_map in self.stream_maps:
+                mapped = stream_map.transform(record)
+                if mapped is not None:
+                    self._write_line(stream_map.stream_alias, mapped)
         self.state_manager.is_flushed = False
+
+    def _write_line(self, alias: str, record: dict) -> None:
+        """The RECORD line `RecordMessage(...).to_dict()` would give, into stdout's buffer."""
+        message: dict[str, Any] = {"type": "RECORD", "stream": alias, "record": record}
+        if self._stream_version is not None:
+            message["version"] = self._stream_version
+        message["time_extracted"] = dt.datetime.now(UTC)
+        sys.stdout.buffer.write(serialize_jsonl(message))
 
     def _generate_record_messages(
         self, record: dict

@@ -87,3 +87,18 @@ def test_direct_record_lines_are_the_bytes_the_sdk_writer_prints(
         )
     )
     assert direct == bytes(sdk_line)
+
+
+def test_stream_maps_still_apply_on_the_direct_path(emulator: Emulator, tmp_path: Path) -> None:
+    config = base_config(
+        emulator,
+        tmp_path,
+        end_date="2024-03-01T03:00:00Z",
+        stream_maps={"events": {"event_type": None, "kind": "event_type"}},
+    )
+    run = run_tap(config)
+    assert run.error is None
+    assert run.records
+    for record in run.records:
+        assert "event_type" not in record
+        assert record["kind"]
