@@ -137,9 +137,10 @@ class TapAmplitude(Tap):
             default=5,
             title="Export attempts per window",
             description=(
-                "Attempts per window for network errors, truncated or non-zip bodies, 429 and "
-                "5xx (other than 504). After the last one the run fails and the bookmark stays "
-                "before that window."
+                "Attempts per window for network errors, truncated or non-zip bodies, archive "
+                "members that do not decompress (bad gzip CRC or length), 429 and 5xx (other "
+                "than 504). After the last one the run fails and the bookmark stays before that "
+                "window."
             ),
         ),
         th.Property(

@@ -105,11 +105,12 @@ def test_prefetch_zero_requests_each_window_after_the_previous_is_emitted(
     assert _arrived(emulator, WINDOW_2)[0] > max(emitted_window_1)
 
 
+@pytest.mark.parametrize("ahead", [1, 3])
 def test_prefetched_and_sequential_runs_emit_the_same_messages(
-    emulator: Emulator, tmp_path: Path
+    emulator: Emulator, tmp_path: Path, ahead: int
 ) -> None:
     config = base_config(emulator, tmp_path, export_window_hours=7)
-    prefetched = run_tap(config)
+    prefetched = run_tap(dict(config, export_prefetch_windows=ahead))
     sequential = run_tap(dict(config, export_prefetch_windows=0))
     assert prefetched.error is None
     assert sequential.error is None
