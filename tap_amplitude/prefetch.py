@@ -1,7 +1,8 @@
 """Download the next export windows in the background while the current one is emitted.
 
-One worker thread fetches windows in order (a fetch spools and checks the whole archive, retries
-included), so at most `ahead` archives wait on disk beside the one being emitted. A window's
+Up to `ahead` worker threads fetch the windows after the one being emitted (a fetch spools and
+checks the whole archive, retries included): their builds at Amplitude overlap, and at most
+`ahead` archives wait on disk beside the one being emitted. A window's
 result (its archive, None for no data, or its error) reaches the consumer only when it asks for
 that window: a failure of a prefetched window surfaces when the tap gets there.
 """
@@ -39,11 +40,11 @@ class WindowPrefetcher:
         self._discard = discard
         self.stop = threading.Event()  # set on close: a running download gives up
         # Set when a fetch fails: the windows queued after it were planned on a window that
-        # will be re-planned (400/504) or ends the run, so they are not requested.
+        # will be re-planned (400/504) or ends the run, so those not started are not requested.
         self._halted = threading.Event()
         self._pending: deque[tuple[Window, Future[Path | None]]] = deque()
         self._executor = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-prefetch")
+            ThreadPoolExecutor(max_workers=self._ahead, thread_name_prefix="export-prefetch")
             if self._ahead
             else None
         )

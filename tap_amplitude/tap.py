@@ -160,10 +160,11 @@ class TapAmplitude(Tap):
             default=1,
             title="Export windows prefetched",
             description=(
-                "Windows downloaded and checked in the background while the current one is "
-                "emitted (Amplitude takes a while to build each archive). At most this many "
-                "archives wait on disk; 0 downloads each window only when the previous one is "
-                "done. Row order, STATE and the bisection rules are the same either way."
+                "Windows requested, downloaded and checked in the background while the current "
+                "one is emitted (Amplitude takes a while to build each archive): up to this many "
+                "requests at once, and at most this many archives waiting on disk. 0 requests "
+                "each window only when the previous one is emitted. Row order, STATE and the "
+                "bisection rules are the same either way."
             ),
         ),
         th.Property(

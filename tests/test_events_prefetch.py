@@ -140,3 +140,19 @@ def test_member_that_fails_to_decompress_once_is_downloaded_again_before_any_row
     assert set(uuids.values()) == {1}
     assert run.bookmarks[-1] == "2024-03-04T00:00:00+00:00"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_windows_ahead_are_requested_at_once(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.state.limits.export_build_seconds = 1.0
+    run = run_tap(base_config(emulator, tmp_path, export_prefetch_windows=2))
+    assert run.error is None
+    logged = {
+        (r.query["start"][0], r.query["end"][0]): r
+        for r in emulator.state.requests
+        if r.path == EXPORT_PATH
+    }
+    window_1 = logged["20240301T00", "20240301T23"]
+    assert logged[WINDOW_2].received_at < window_1.at  # asked while window 1 was being built
+    assert Counter(r["uuid"] for r in run.records) == Counter(
+        row["uuid"] for row in seeded_rows(emulator)
+    )
