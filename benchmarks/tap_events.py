@@ -10,9 +10,9 @@ events, gzipped JSON lines, several parts per hour), serve it from the emulator,
 
 Part 2, with build latency: the emulator holds each export `--build-seconds` before its first
 byte (as Amplitude does while it builds an archive); a run of `--windows` windows (each served
-the `--latency-size-mb` archive; by default as many MB as the tap emitted in the build time in
-part 1, where prefetch matters most) by the raw ceiling (sequential by nature), the tap with its
-default prefetch, and the tap with `export_prefetch_windows: 0`.
+the `--latency-size-mb` archive, by default about as long to emit as to build, where prefetch
+gains most) by the raw ceiling (sequential by nature), the tap with `export_prefetch_windows` 1
+(the default) and 2, and the tap with 0 (sequential).
 
 Every child's stdout goes to /dev/null; peak RSS is the child's own high-water mark. Floors: the
 tap reaches at least 50% of the raw ceiling's records/s without latency, its peak RSS stays under
@@ -258,25 +258,6 @@ def measure(
     }
 
 
-def balanced_size_mb(results: list[dict], build_seconds: float) -> int:
-    """A window size whose emitting takes about as long as building + fetching the next one.
-
-    Prefetch hides the build behind emitting, so it gains most when the two are balanced (at
-    best half the sequential time). The tap's marginal seconds per MB come from the two
-    smallest part-1 runs (startup cancels out); about a fifth of them is download + check.
-    """
-    rows = sorted(results, key=lambda row: row["uncompressed_bytes"])
-    if len(rows) >= 2:
-        small, large = rows[0], rows[1]
-        per_mb = (large["tap_seconds"] - small["tap_seconds"]) / (
-            (large["uncompressed_bytes"] - small["uncompressed_bytes"]) / 1e6
-        )
-    else:
-        per_mb = rows[0]["tap_seconds"] / (rows[0]["uncompressed_bytes"] / 1e6)
-    # emit = 0.8 * per_mb * size must equal build + 0.2 * per_mb * size
-    return max(5, 5 * round(build_seconds / (0.6 * per_mb) / 5))
-
-
 def measure_latency(
     work_dir: Path, size_mb: int, emulator: object, windows_count: int, build_seconds: float
 ) -> dict:
@@ -416,8 +397,8 @@ def main() -> int:
     parser.add_argument(
         "--latency-size-mb",
         type=int,
-        default=0,
-        help="archive of each latency-run window (default: what the tap emits in the build time)",
+        default=200,
+        help="archive of each latency-run window (200 MB: about 3 s of emitting here)",
     )
     parser.add_argument("--raw-ceiling", metavar="JOB", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -435,9 +416,9 @@ def main() -> int:
             results.append(
                 measure(work_dir, size, emulator, args.repeat, sdk_default=args.with_sdk_default)
             )
-        # Prefetch hides the build time behind emitting: it matters most when a window takes
-        # about as long to emit as to build, so by default a window holds that much.
-        size = args.latency_size_mb or balanced_size_mb(results, args.build_seconds)
+        # Prefetch hides the build time behind emitting: it gains most (at best half the
+        # sequential time) when a window takes about as long to emit as to build and fetch.
+        size = args.latency_size_mb
         print(f"latency run: {args.windows} windows of ~{size} MB")
         latency = measure_latency(work_dir, size, emulator, args.windows, args.build_seconds)
     ok = report(results)
