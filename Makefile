@@ -46,4 +46,4 @@ check-docs: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy tap_amplitude target_amplitude amplitude_emulator tests scripts
+	$(BIN)/mypy tap_amplitude target_amplitude singer_amplitude amplitude_emulator tests scripts

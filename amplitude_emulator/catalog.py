@@ -6,6 +6,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 HIDDEN_EVENT_NAME = "Internal Debug Ping"  # listed as hidden, so /events/list leaves it out
+LARGE_COHORT_ID = "c0h0rt03"  # 50k members: the cohort download's memory test
+LARGE_COHORT_SIZE = 50_000
+SEEDED_COHORTS = (
+    ("Power users", 1),
+    ("Cart abandoners", 3),
+    ("Trial (archived)", 0),
+    ("Newsletter subscribers", LARGE_COHORT_SIZE),
+)
 
 
 def event_types(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
@@ -99,9 +107,7 @@ def cohorts(app_id: int) -> list[dict[str, Any]]:
     """Cohorts as real `/api/3/cohorts` listings carry them: epoch SECONDS, some nulls."""
     base_s = int(datetime(2024, 2, 1, tzinfo=timezone.utc).timestamp())
     cohorts: list[dict[str, Any]] = []
-    for index, (name, size) in enumerate(
-        [("Power users", 1), ("Cart abandoners", 3), ("Trial (archived)", 0)]
-    ):
+    for index, (name, size) in enumerate(SEEDED_COHORTS):
         cohorts.append(
             {
                 "appId": app_id,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from amplitude_emulator import catalog
+from amplitude_emulator import catalog, cohort_seed
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -360,6 +360,7 @@ def seed_project(project: Project, seed: int) -> None:
     project.annotations = catalog.chart_annotations()
     project.annotations_v3 = catalog.chart_annotations_v3(project.annotations)
     project.cohorts = catalog.cohorts(project.project_id)
+    cohort_seed.seed_members(project.cohort_members, USERS)
 
 
 def _generate_rows(seed: int) -> list[dict[str, Any]]:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 # Endpoint modules register their routes on import.
 from amplitude_emulator import control, dashboard, export, ingestion  # noqa: F401  isort: skip
+from amplitude_emulator import cohort_downloads, taxonomy  # noqa: F401  isort: skip
+from amplitude_emulator import cohort_control, cohort_uploads  # noqa: F401  isort: skip
 from typing_extensions import Self
 
 CHUNK = 1024 * 1024

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from amplitude_emulator import data
+from amplitude_emulator.cohort_store import CohortStore
 
 if TYPE_CHECKING:
     from amplitude_emulator.faults import Fault
@@ -58,6 +59,22 @@ class Limits:
     # per MB of zip (on top of dashboard_latency_seconds).
     export_build_seconds: float = 0.0
     export_build_seconds_per_mb: float = 0.0
+    # Cohort download (cohort_downloads.py): how long a job stays `JOB INPROGRESS`, the largest
+    # cohort answered inline (bigger ones get a 302 to storage), how long a storage link lives,
+    # how long the request id stays valid, and the monthly quota of cohort requests.
+    cohort_job_seconds: float = 0.2
+    cohort_inline_max_members: int = 1000
+    cohort_link_seconds: float = 60.0
+    cohort_request_valid_seconds: float = 7 * 24 * 3600
+    cohort_downloads_per_month: int = 500
+    # Taxonomy API (taxonomy.py): cost in flight and per hour (a GET costs 1); how long a
+    # taxonomy request is held, so tests can overlap requests.
+    taxonomy_max_cost_in_flight: int = 4
+    taxonomy_cost_per_hour: int = 7200
+    taxonomy_latency_seconds: float = 0.0
+    cohort_max_ids: int = 100_000  # ids per cohort upload / membership request; over it -> 400
+    cohort_write_seconds: float = 0.0  # how long a cohort write holds the cohort (others: 429)
+    cohort_invalid_ids_sample: int = 10  # unmatched ids an upload echoes (size undocumented)
 
 
 @dataclass
@@ -78,6 +95,17 @@ class Project:
     session_x_values_with_time: bool = True
     cohorts: list[dict[str, Any]] = field(default_factory=list)
     cohorts_addon: bool = True  # False: /api/3/cohorts answers 403 (no Behavioral Cohorts add-on)
+    cohort_members: CohortStore = field(default_factory=CohortStore)
+    cohort_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # request_id -> job
+    cohort_links: dict[str, dict[str, Any]] = field(default_factory=dict)  # storage token -> link
+    cohort_downloads_used: int = 0  # this month's cohort requests (the 500 quota)
+    # Taxonomy API: Enterprise only (False answers 403); event types listed by /taxonomy/event
+    # whose properties answer 400 "Not found" (stale types); cost in flight and sent this hour.
+    enterprise: bool = True
+    taxonomy_stale_event_types: set[str] = field(default_factory=set)
+    taxonomy_in_flight: int = 0
+    taxonomy_cost_times: list[float] = field(default_factory=list)
+    cohort_busy_until: dict[str, float] = field(default_factory=dict)  # a write in progress
     # Prebuilt zip files served as-is by /api/2/export: (start hour, end hour or "" for any, path).
     export_archives: list[tuple[str, str, str]] = field(default_factory=list)
     # Ingestion side.
@@ -144,7 +172,8 @@ class EmulatorState:
             self.clock_offset = 0.0
             self.projects = {
                 PROJECT_A_ID: Project(PROJECT_A_ID, API_KEY_A, SECRET_KEY_A),
-                PROJECT_B_ID: Project(PROJECT_B_ID, API_KEY_B, SECRET_KEY_B),
+                # Project B is on a Growth plan: the Enterprise-only Taxonomy API answers 403.
+                PROJECT_B_ID: Project(PROJECT_B_ID, API_KEY_B, SECRET_KEY_B, enterprise=False),
             }
             data.seed_project(self.projects[PROJECT_A_ID], self.seed)
 

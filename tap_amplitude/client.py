@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from tap_amplitude.throttle import SlidingWindowThrottle
 
 REGION_HOSTS = {"us": "https://amplitude.com", "eu": "https://analytics.eu.amplitude.com"}
-DEFAULT_REQUEST_TIMEOUT_SECONDS = 300
 MAX_RETRY_AFTER_SECONDS = 3600.0
 MAX_EXPONENTIAL_WAIT_SECONDS = 120.0
 BODY_EXCERPT_CHARS = 500
@@ -59,7 +58,7 @@ class AmplitudeStream(RESTStream[int]):
         override = self.config.get("api_url")
         if override:
             return str(override).rstrip("/")
-        return REGION_HOSTS[self.config.get("region", "us")]
+        return REGION_HOSTS[self.config["region"]]
 
     @cached_property
     def authenticator(self) -> BasicAuthenticator:
@@ -70,8 +69,8 @@ class AmplitudeStream(RESTStream[int]):
 
     @property
     def timeout(self) -> int:
-        """Per-request timeout in seconds, from `request_timeout` (default 300)."""
-        return int(self.config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT_SECONDS))
+        """Per-request timeout in seconds, from `request_timeout`."""
+        return int(self.config["request_timeout"])
 
     @property
     def request_throttle(self) -> SlidingWindowThrottle | None:
@@ -228,8 +227,8 @@ def _error_text_from_json(response: requests.Response) -> str | None:
 
 def auth_failure_message(config: dict, status: int) -> str:
     """The one message for 401/403 on any endpoint: names the region in use, never the keys."""
-    where = config.get("api_url") or REGION_HOSTS[config.get("region", "us")]
-    region = config.get("region", "us")
+    region = config["region"]
+    where = config.get("api_url") or REGION_HOSTS[region]
     return (
         f"Amplitude answered {status}: invalid key or wrong region "
         f"(region={region!r}, host={where}). Check `api_key`/`secret_key` and that `region` "

@@ -12,6 +12,8 @@ import itertools
 import re
 from typing import TYPE_CHECKING, Any
 
+from singer_sdk.exceptions import ConfigValidationError
+
 from tap_amplitude.client import AmplitudeStream
 from tap_amplitude.user_run import user_run
 
@@ -35,6 +37,14 @@ _JSON_TYPES: tuple[tuple[type, str], ...] = (
     (dict, "object"),
     (list, "array"),
 )
+
+
+class CustomStreamsError(ConfigValidationError, ValueError):
+    """A `custom_streams` entry the setting's schema cannot refuse (a duplicate or bad name)."""
+
+    def __init__(self, message: str) -> None:
+        """The message is also the one listed error, which the command line prints."""
+        super().__init__(message, errors=[message])
 
 
 class CustomStream(AmplitudeStream):
@@ -107,12 +117,14 @@ def build_custom_streams(tap: Tap) -> list[CustomStream]:
     for spec in specs:
         name = str(spec.get("name") or "")
         if not _NAME.fullmatch(name) or name in seen:
-            raise ValueError(
+            raise CustomStreamsError(
                 f"custom_streams: name {name!r} must be unique snake_case "
                 "(letters, digits, underscores, starting with a letter)"
             )
         if not spec.get("path"):
-            raise ValueError(f"custom_streams: entry {name!r} needs a `path` (e.g. /api/2/...)")
+            raise CustomStreamsError(
+                f"custom_streams: entry {name!r} needs a `path` (e.g. /api/2/...)"
+            )
         seen.add(name)
         built.append(CustomStream(tap, dict(spec)))
     return built

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import requests
 from singer_sdk import SchemaDirectory, StreamSchema
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from singer_amplitude.settings_checks import config_error
 from tap_amplitude import export, windows
 from tap_amplitude.bad_lines import SkippedLines
 from tap_amplitude.client import AmplitudeStream, amplitude_error_text, auth_failure_message
@@ -32,13 +33,6 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
-DEFAULT_START = "30 days ago"
-DEFAULT_WINDOW_HOURS = 24
-DEFAULT_LAG_HOURS = 2  # data of hour H is published about 2 h after H ends (Export API docs)
-DEFAULT_CONNECT_TIMEOUT_SECONDS = 30
-DEFAULT_READ_TIMEOUT_SECONDS = 600
-DEFAULT_MAX_TRIES = 5
-DEFAULT_PREFETCH_WINDOWS = 1
 TOO_LARGE_STATUSES = frozenset({400, 504})  # > 4 GB, or too much data to build in time
 AUTH_STATUSES = frozenset({401, 403})
 NO_DATA_STATUS = 404
@@ -79,7 +73,7 @@ class EventsStream(DirectRecordPath, AmplitudeStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Per-run memory: the window size Amplitude accepted and the bad-timestamp tally."""
         super().__init__(*args, **kwargs)
-        self.window_hours = int(self.config.get("export_window_hours") or DEFAULT_WINDOW_HOURS)
+        self.window_hours = int(self.config["export_window_hours"])
         self.timestamp_report = TimestampReport()
         self.skipped_lines = self._bad_line_policy()
         self._spool: RunSpool | None = None
@@ -87,15 +81,15 @@ class EventsStream(DirectRecordPath, AmplitudeStream):
 
     def _bad_line_policy(self) -> SkippedLines | None:
         """None for `on_bad_export_line: fail`; the file keeper for `skip`."""
-        if (self.config.get("on_bad_export_line") or "fail") == "fail":
+        if self.config["on_bad_export_line"] == "fail":
             return None
         target = self.config.get("bad_export_lines_file")
         if not target:
-            msg = (
-                "`on_bad_export_line: skip` needs `bad_export_lines_file`: the file that keeps "
-                "each skipped line (nothing is skipped silently)."
+            reason = (
+                "bad_export_lines_file: required with `on_bad_export_line: skip` (the file "
+                "that keeps each skipped line: nothing is skipped silently)"
             )
-            raise ConfigValidationError(msg)
+            raise config_error([reason])
         return SkippedLines(target)
 
     # --- where a run starts and stops ----------------------------------------------------------
@@ -110,7 +104,7 @@ class EventsStream(DirectRecordPath, AmplitudeStream):
         first = windows.first_hour_to_export(
             windows.parse_instant(start_date_value, now),
             windows.parse_instant(value, now),
-            int(self.config.get("lookback_hours") or 0),
+            int(self.config["lookback_hours"]),
         )
         return windows.format_bookmark(first)
 
@@ -127,9 +121,9 @@ class EventsStream(DirectRecordPath, AmplitudeStream):
         now = self.now()
         value = self.get_starting_replication_key_value(context)
         if value is None:
-            value = self.config.get("start_date") or DEFAULT_START
+            value = self.config.get("start_date") or windows.DEFAULT_START
         elif not self.config.get("start_date"):
-            lookback = dt.timedelta(hours=int(self.config.get("lookback_hours") or 0))
+            lookback = dt.timedelta(hours=int(self.config["lookback_hours"]))
             return windows.floor_hour(windows.parse_instant(str(value), now)) - lookback
         return windows.floor_hour(windows.parse_instant(str(value), now))
 
@@ -139,7 +133,7 @@ class EventsStream(DirectRecordPath, AmplitudeStream):
         end_date = self.config.get("end_date")
         return windows.last_hour_to_export(
             now,
-            int(self.config.get("export_lag_hours", DEFAULT_LAG_HOURS)),
+            int(self.config["export_lag_hours"]),
             windows.parse_instant(end_date, now) if end_date else None,
         )
 
@@ -168,7 +162,7 @@ class EventsStream(DirectRecordPath, AmplitudeStream):
         self._spool = RunSpool(self.config.get("export_temp_dir"))
         self._prefetcher = WindowPrefetcher(
             lambda window: self._fetch(fetch, window, context),
-            int(self.config.get("export_prefetch_windows", DEFAULT_PREFETCH_WINDOWS)),
+            int(self.config["export_prefetch_windows"]),
             lambda archive: archive.unlink(missing_ok=True),
         )
         try:
@@ -286,8 +280,7 @@ class EventsStream(DirectRecordPath, AmplitudeStream):
         state = self.get_context_state(context)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = windows.format_bookmark(window.next_start)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.finalize_state_progress_markers(state)
 
     # --- one request ----------------------------------------------------------------------------
 
@@ -327,10 +320,8 @@ class EventsStream(DirectRecordPath, AmplitudeStream):
     def export_timeouts(self) -> tuple[float, float]:
         """(connect, read) seconds; the read timeout is per socket read, not per download."""
         return (
-            float(self.config.get("export_connect_timeout_seconds", 0))
-            or DEFAULT_CONNECT_TIMEOUT_SECONDS,
-            float(self.config.get("export_read_timeout_seconds", 0))
-            or DEFAULT_READ_TIMEOUT_SECONDS,
+            float(self.config["export_connect_timeout_seconds"]),
+            float(self.config["export_read_timeout_seconds"]),
         )
 
     def validate_response(self, response: requests.Response) -> None:
@@ -341,7 +332,7 @@ class EventsStream(DirectRecordPath, AmplitudeStream):
 
     def backoff_max_tries(self) -> int:
         """Attempts per window (`export_max_tries`): network errors, bad zips or gzip, 429, 5xx."""
-        return int(self.config.get("export_max_tries") or DEFAULT_MAX_TRIES)
+        return int(self.config["export_max_tries"])
 
     # --- records ----------------------------------------------------------------------------------
 

@@ -23,13 +23,11 @@ from singer_sdk.streams.core import Stream
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-    from singer_sdk.helpers.types import Context
-
 UTC = dt.timezone.utc
 
 
 class DirectRecordPath(Stream):
-    """Mix-in for a stream whose records are emitted as extracted (no children, no partitions)."""
+    """Mix-in for a stream whose records are emitted as extracted (see the module docstring)."""
 
     _direct_records: bool | None = None
     _identity_alias: str | None = None  # the only stream map passes records through as is
@@ -89,13 +87,3 @@ class DirectRecordPath(Stream):
                     version=self._stream_version,
                     time_extracted=dt.datetime.now(UTC),
                 )
-
-    def _process_record(
-        self,
-        record: dict,
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        """Skip the SDK's per-record child/partition bookkeeping when there is none to do."""
-        if self.child_streams or partition_context:
-            super()._process_record(record, child_context, partition_context)

@@ -7,21 +7,29 @@ from typing import TYPE_CHECKING
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.tap_base import CliTestOptionValue
 
+from singer_amplitude.settings_checks import SettingsChecks, defaults_never_null
 from tap_amplitude import streams
+from tap_amplitude.client import REGION_HOSTS
+from tap_amplitude.cohort_members import CohortMembersStream
 from tap_amplitude.custom_streams import build_custom_streams
+from tap_amplitude.taxonomy import TAXONOMY_COST_PER_HOUR, TAXONOMY_STREAM_TYPES
+from tap_amplitude.user_streams import MAX_ACTIVITY_PAGE_SIZE
+from tap_amplitude.windows import MAX_WINDOW_HOURS
 
 if TYPE_CHECKING:
     import click
 
 
-class TapAmplitude(Tap):
+class TapAmplitude(SettingsChecks, Tap):
     """Extracts Amplitude raw events (Export API), event types, users and dashboard analytics."""
 
     name = "tap-amplitude"
     package_name = "singer-amplitude"
     message_writer_class = MsgSpecWriter  # ~2x faster than the default writer, same JSON
+    UNDECLARED_SETTINGS = frozenset({"user_agent"})  # read by the SDK's RESTStream
 
     config_jsonschema = th.PropertiesList(
         # --- connection -------------------------------------------------------------------
@@ -45,11 +53,11 @@ class TapAmplitude(Tap):
             "region",
             th.StringType,
             default="us",
-            allowed_values=["us", "eu"],
+            allowed_values=list(REGION_HOSTS),
             title="Data region",
             description=(
-                "Where the project's data lives: `us` (https://amplitude.com) or `eu` "
-                "(https://analytics.eu.amplitude.com). A wrong region answers 403."
+                f"Where the project's data lives: `us` ({REGION_HOSTS['us']}) or `eu` "
+                f"({REGION_HOSTS['eu']}). A wrong region answers 403."
             ),
         ),
         th.Property(
@@ -84,13 +92,13 @@ class TapAmplitude(Tap):
         ),
         th.Property(
             "export_window_hours",
-            th.IntegerType(minimum=1, maximum=8760),
+            th.IntegerType(minimum=1, maximum=MAX_WINDOW_HOURS),
             default=24,
             title="Export window (hours)",
             description=(
-                "Hours per Export API request (1..8760; the API allows 365 days). When Amplitude "
-                "answers 400 (over 4 GB) or 504, the window is halved, down to one hour, and the "
-                "smaller size is kept for the rest of the run."
+                f"Hours per Export API request (1..{MAX_WINDOW_HOURS}; the API allows 365 days). "
+                "When Amplitude answers 400 (over 4 GB) or 504, the window is halved, down to one "
+                "hour, and the smaller size is kept for the rest of the run."
             ),
         ),
         th.Property(
@@ -116,14 +124,14 @@ class TapAmplitude(Tap):
         ),
         th.Property(
             "export_connect_timeout_seconds",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0),
             default=30,
             title="Export connect timeout (seconds)",
             description="Seconds to wait for a connection to the Export API.",
         ),
         th.Property(
             "export_read_timeout_seconds",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0),
             default=600,
             title="Export read timeout (seconds)",
             description=(
@@ -218,8 +226,8 @@ class TapAmplitude(Tap):
         ),
         th.Property(
             "user_activity_page_size",
-            th.IntegerType(minimum=1, maximum=1000),
-            default=1000,
+            th.IntegerType(minimum=1, maximum=MAX_ACTIVITY_PAGE_SIZE),
+            default=MAX_ACTIVITY_PAGE_SIZE,
             title="User activity page size",
             description=(
                 "Events per User Activity request (`limit`, at most 1000). Amplitude may return "
@@ -273,6 +281,57 @@ class TapAmplitude(Tap):
                 "figures still change. Dates are in the project's time zone."
             ),
         ),
+        # --- cohort membership and taxonomy --------------------------------------------------
+        th.Property(
+            "cohort_ids",
+            th.ArrayType(th.StringType),
+            title="Cohort ids to download",
+            description=(
+                "Cohorts whose members `cohort_members` downloads (ids as in the `cohorts` "
+                "stream). Opt-in: each download uses one of the project's 500 cohort requests "
+                "per month, on every run. Empty: `cohort_members` yields nothing."
+            ),
+        ),
+        th.Property(
+            "cohort_member_properties",
+            th.ArrayType(th.StringType),
+            title="Cohort member properties",
+            description=(
+                "User properties to include in `cohort_members.properties` (`propKeys`); `*` "
+                "asks for all of them. Empty (the default): ids only, the fastest job."
+            ),
+        ),
+        th.Property(
+            "cohort_poll_timeout_seconds",
+            th.NumberType(minimum=0),
+            default=600,
+            title="Cohort job time budget (seconds)",
+            description=(
+                "How long to wait for Amplitude's cohort download job before failing the run "
+                "(jobs commonly take 30-60 s or more)."
+            ),
+        ),
+        th.Property(
+            "cohort_poll_interval_seconds",
+            th.NumberType(minimum=0),
+            default=5,
+            title="Cohort job first poll wait (seconds)",
+            description=(
+                "Wait before the second status check of a cohort job; it doubles after each "
+                "check, up to 60 s."
+            ),
+        ),
+        th.Property(
+            "taxonomy_max_requests_per_hour",
+            th.IntegerType(minimum=1),
+            default=TAXONOMY_COST_PER_HOUR,
+            title="Taxonomy API requests per hour",
+            description=(
+                "Most Taxonomy API requests sent in any 3600 s (a GET costs 1 of Amplitude's "
+                "7200 per project per hour). Requests are sequential, well under the 4 in "
+                "flight Amplitude allows; 429s are retried."
+            ),
+        ),
         th.Property(
             "custom_streams",
             th.ArrayType(
@@ -319,28 +378,42 @@ class TapAmplitude(Tap):
             ),
         ),
     ).to_dict()
+    defaults_never_null(config_jsonschema)
 
     def discover_streams(self) -> list[streams.AmplitudeStream]:
         """All streams this tap offers, plus the `custom_streams` entries."""
-        built = [stream_class(tap=self) for stream_class in streams.STREAM_TYPES]
+        stream_types: list[type[streams.AmplitudeStream]] = [
+            *streams.STREAM_TYPES,
+            CohortMembersStream,
+            *TAXONOMY_STREAM_TYPES,
+        ]
+        built = [stream_class(tap=self) for stream_class in stream_types]
         return [*built, *build_custom_streams(self)]
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """`--test`: one record of `event_types`, an endpoint every valid key can read.
 
-        The SDK default syncs one record of every stream, so a missing add-on or a rejected
-        analytics query would fail the connection test; a 403 here names the region in use.
+        The SDK's `run_connection_test` (final in 0.54) syncs one record of every stream: a whole
+        export window, and a failure where an add-on is missing; a 403 here names the region in
+        use. A config error is listed as in a run (the SDK's callback lets it escape as a
+        traceback).
         """
-        if value != CliTestOptionValue.All.value:
-            super().cb_test(ctx, param, value)
-            return
-        config = ctx.params.get("config")
-        tap = cls(
-            config=getattr(config, "config", None),
-            parse_env_config=bool(getattr(config, "parse_env", False)),
-            validate_config=True,
-        )
+        try:
+            if value != CliTestOptionValue.All.value:
+                super().cb_test(ctx, param, value)
+                return
+            config = ctx.params.get("config")
+            tap = cls(
+                config=getattr(config, "config", None),
+                parse_env_config=bool(getattr(config, "parse_env", False)),
+                validate_config=True,
+            )
+        except ConfigValidationError as exc:
+            for error in exc.errors:
+                cls.logger.error("%s", error)  # noqa: TRY400  a reason, not a traceback
+            cls.logger.error("Config validation failed")  # noqa: TRY400
+            ctx.exit(1)
         tap.run_sync_dry_run(
             dry_run_record_limit=1, streams=[tap.streams[streams.EventTypesStream.name]]
         )

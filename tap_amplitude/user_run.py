@@ -13,8 +13,6 @@ from tap_amplitude.throttle import SlidingWindowThrottle
 if TYPE_CHECKING:
     from singer_sdk import Tap
 
-DEFAULT_MAX_REQUESTS_PER_HOUR = 360
-
 
 @dataclass
 class UserRun:
@@ -45,7 +43,7 @@ def user_run(tap: Tap) -> UserRun:
     run = _RUNS.get(tap)
     if run is None:
         config = tap.config
-        per_hour = int(config.get("user_api_max_requests_per_hour", DEFAULT_MAX_REQUESTS_PER_HOUR))
+        per_hour = int(config["user_api_max_requests_per_hour"])
         terms, ids = config.get("user_search_terms") or [], config.get("amplitude_ids") or []
         planned = len(terms) + len(ids)
         run = UserRun(throttle=SlidingWindowThrottle(per_hour), planned_users=planned)

@@ -251,9 +251,8 @@ class UserActivityStream(UserApiStream):
 
     @property
     def page_size(self) -> int:
-        """`user_activity_page_size`, at most Amplitude's 1000."""
-        size = int(self.config.get("user_activity_page_size", MAX_ACTIVITY_PAGE_SIZE))
-        return max(1, min(size, MAX_ACTIVITY_PAGE_SIZE))
+        """`user_activity_page_size` (its schema bounds it by Amplitude's 1000)."""
+        return int(self.config["user_activity_page_size"])
 
     def get_new_paginator(self) -> UserActivityPaginator:
         """Offset paging that stops at the current user's bookmark."""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 HOUR = dt.timedelta(hours=1)
 MAX_WINDOW_HOURS = 365 * 24  # the Export API's longest accepted range
+DEFAULT_START = "30 days ago"  # where `start_date` (and `dashboard_start_date`) unset begin
 UTC = dt.timezone.utc
 
 _RELATIVE = re.compile(r"\s*(\d+)\s*(minute|hour|day|week)s?\s+ago\s*", re.IGNORECASE)

@@ -8,23 +8,23 @@ undelivered record.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
-import orjson
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sinks import BatchSink
 
-from target_amplitude.delivery import Item
-from target_amplitude.mapping import record_key
-from target_amplitude.name_limits import counter_for
-from target_amplitude.plans import ENDPOINT_ORDER, StreamPlan, checks_for
-from target_amplitude.reasons import RecordCheckError
-from target_amplitude.specs import resolve_spec
-from target_amplitude.validation import Checker
+from singer_amplitude.settings_checks import with_reasons
+from target_amplitude.amplitude import IDENTIFY_EVENT_TYPES
+from target_amplitude.delivery.pending import Item
+from target_amplitude.mapping.ids import record_key
+from target_amplitude.mapping.specs import resolve_spec
+from target_amplitude.mapping.stream_plan import ENDPOINT_ORDER, StreamPlan, checks_for
+from target_amplitude.validation.checker import Checker
+from target_amplitude.validation.name_limits import counter_for
+from target_amplitude.validation.reasons import RecordCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     from singer_sdk.helpers._typing import DatetimeErrorTreatmentEnum
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -33,40 +33,6 @@ if TYPE_CHECKING:
 
 
 LANE_FILL = 0.9  # share of a full request per lane in one sink batch
-
-
-class DryRunWriter:
-    """`dry_run`: every built payload as a JSON line (to a file, or the log), nothing sent."""
-
-    def __init__(self, path: Path | None, logger: Any) -> None:
-        """Open the file once; sinks may drain in parallel, so writes take a lock."""
-        self._lock = threading.Lock()
-        self._logger = logger
-        self._file = path.open("ab") if path is not None else None
-        self.written = 0
-
-    def write(self, endpoint: str, items: Sequence[Item]) -> None:
-        """Append one line per payload: stream, record key, endpoint and payload."""
-        lines = b"".join(
-            orjson.dumps(
-                {"stream": i.stream, "key": i.key, "endpoint": endpoint, "payload": i.payload},
-                default=str,
-            )
-            + b"\n"
-            for i in items
-        )
-        with self._lock:
-            self.written += len(items)
-            if self._file is not None:
-                self._file.write(lines)
-            else:
-                self._logger.info("dry_run %s payloads:\n%s", endpoint, lines.decode().rstrip())
-
-    def close(self) -> None:
-        """Flush and close the file."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 class AmplitudeSink(BatchSink):
@@ -83,10 +49,13 @@ class AmplitudeSink(BatchSink):
     ) -> None:
         """Compile the stream's mapping once; per record only the compiled plan runs."""
         super().__init__(target, stream_name, schema, key_properties)
-        spec = resolve_spec(
-            stream_name, self.config.get("streams"), self.config.get("default_object")
-        )
-        self.plan = StreamPlan(stream_name, spec, self.key_properties, target.fallback_time_ms)
+        try:
+            spec = resolve_spec(
+                stream_name, self.config.get("streams"), self.config.get("default_object")
+            )
+            self.plan = StreamPlan(stream_name, spec, self.key_properties, target.fallback_time_ms)
+        except ConfigValidationError as exc:
+            raise with_reasons(exc) from exc  # the command line prints only listed reasons
         self.checker = Checker(min_id_length=self.config.get("min_id_length"))
         self._checks = checks_for(self.checker)
         self._target = target
@@ -112,6 +81,11 @@ class AmplitudeSink(BatchSink):
         return max(1, int(lanes * cap * LANE_FILL))
 
     @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Never: `_sdc_*` columns would only become Amplitude properties (see IGNORED_SETTINGS)."""
+        return False
+
+    @property
     def max_size(self) -> int:
         """Rows per sink batch: `batch_size_rows` when set, else sized for the lanes."""
         if self.batch_size_rows is not None:
@@ -119,10 +93,10 @@ class AmplitudeSink(BatchSink):
         return getattr(self, "_lane_rows", None) or self.MAX_SIZE_DEFAULT
 
     # Our own mapping and checks cover what the SDK's per-record JSON-schema validation and
-    # date-time parsing would do (and they cost ~10x the rest of the record path, perf §1.4).
+    # date-time parsing would do (and they cost ~10x the rest of the record path).
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """JSON-schema validation only when `validate_records` is set (default off)."""
-        if self.config.get("validate_records", False):
+        if self.config["validate_records"]:
             return super().get_validator()
         return None
 
@@ -160,7 +134,7 @@ class AmplitudeSink(BatchSink):
             except RecordCheckError as problem:
                 self._reject(kind_plan.kind, payload, record, key, problem)
                 continue
-            self._names.count_payload(kind_plan.kind, payload, self.stream_name, self._spec)
+            self._names.count_payload(kind_plan.endpoint, payload, self.stream_name, self._spec)
             queues[kind_plan.endpoint].append(Item(payload, record, self.stream_name, key))
             for derived in step.derived:
                 extra: dict[str, Any] | None = None
@@ -197,7 +171,7 @@ class AmplitudeSink(BatchSink):
             self.skipped_records,
             skipped,
         )
-        for event_type in ("$identify", "$groupidentify"):
+        for event_type in IDENTIFY_EVENT_TYPES:
             if event_type in skipped and event_type not in self._reported_skips:
                 self._reported_skips.add(event_type)
                 self.logger.warning(

@@ -7,20 +7,41 @@ import datetime as dt
 import gc
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import InvalidInputLine
+from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
+from singer_sdk.helpers.capabilities import PluginCapabilities
 
-from target_amplitude.delivery import Deliverer, RecordsNotDeliveredError
-from target_amplitude.lanes import LanePipeline
-from target_amplitude.plans import StreamPlan
-from target_amplitude.sinks import AmplitudeSink, DryRunWriter
-from target_amplitude.specs import KINDS, resolve_spec
-from target_amplitude.timeconv import datetime_to_ms
+from singer_amplitude.settings_checks import SettingsChecks, defaults_never_null, with_reasons
+from target_amplitude.amplitude import INGESTION_HOSTS
+from target_amplitude.batch_files import BatchStorage, files_of, read_batch_file
+from target_amplitude.cohort_settings import (
+    COHORT_SETTINGS,
+    check_cohort_settings,
+    cohort_writer_for,
+)
+from target_amplitude.cohort_sink import CohortJobs, CohortSink
+from target_amplitude.delivery.deliverer import Deliverer
+from target_amplitude.delivery.dry_run import DryRunWriter
+from target_amplitude.delivery.errors import RecordsNotDeliveredError
+from target_amplitude.delivery.lanes import LanePipeline
+from target_amplitude.delivery.settings import PROPERTIES as DELIVERY_PROPERTIES
+from target_amplitude.mapping.cohort_spec import parse_cohort_spec
+from target_amplitude.mapping.spec_schema import STREAMS_SCHEMA
+from target_amplitude.mapping.specs import COHORT, KINDS, resolve_spec, spec_kinds
+from target_amplitude.mapping.stream_plan import StreamPlan
+from target_amplitude.mapping.timeconv import datetime_to_ms
+from target_amplitude.sinks import AmplitudeSink
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
+    from singer_sdk.sinks import Sink
+
+    from target_amplitude.delivery.cohorts import CohortWriter
 
 _DECODER = msgspec.json.Decoder()
 STATE_CHECK_EVERY = 100  # records between checks for a STATE that became safe to emit
@@ -39,11 +60,21 @@ class FloatMsgSpecReader(MsgSpecReader):
         return message
 
 
-class TargetAmplitude(Target):
-    """Loads Singer records into Amplitude as events, users, devices, groups and user mappings."""
+class TargetAmplitude(SettingsChecks, Target):
+    """Loads Singer records into Amplitude: events, users, devices, groups, mappings, cohorts."""
 
     name = "target-amplitude"
     package_name = "singer-amplitude"
+    #: SDK built-in settings that mean nothing for Amplitude: left out of `--about`, and a
+    #: config that sets them is told so.
+    IGNORED_SETTINGS: ClassVar[dict[str, str]] = {
+        "load_method": "Amplitude has no tables to append to, upsert or overwrite",
+        "add_record_metadata": "`_sdc_*` columns would only become event or user properties",
+    }
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        *Target.capabilities,
+        PluginCapabilities.BATCH,
+    ]
 
     config_jsonschema = th.PropertiesList(
         # --- connection -------------------------------------------------------------------
@@ -61,11 +92,9 @@ class TargetAmplitude(Target):
             "region",
             th.StringType,
             default="us",
-            allowed_values=["us", "eu"],
+            allowed_values=list(INGESTION_HOSTS),
             title="Data region",
-            description=(
-                "`us` (https://api2.amplitude.com) or `eu` (https://api.eu.amplitude.com)."
-            ),
+            description=f"`us` ({INGESTION_HOSTS['us']}) or `eu` ({INGESTION_HOSTS['eu']}).",
         ),
         th.Property(
             "api_url",
@@ -79,11 +108,13 @@ class TargetAmplitude(Target):
         # --- mapping (streams -> object kinds) ------------------------------------------------
         th.Property(
             "streams",
-            th.ObjectType(additional_properties=True),
+            th.CustomType(STREAMS_SCHEMA),
             title="Stream mappings",
             description=(
                 "Stream name or glob (`events_*`) -> mapping spec: `object` (event, user, device, "
-                "group, user_mapping, or a list), Amplitude fields as a record field path "
+                "group, user_mapping, or a list; or cohort: `cohort_id`/`cohort_name`, `id_type`, "
+                "`mode` replace/add/remove, `owner`, `published`), Amplitude fields as a record "
+                "field path "
                 '(`"customer.id"`), a template (`"Viewed {page}"`) or `{"const": ...}`, '
                 "`event_properties`/`user_properties`/`group_properties` (`*`, a list, or "
                 "`{include, exclude}`), `property_operations`, `null_values`, "
@@ -125,130 +156,50 @@ class TargetAmplitude(Target):
                 "target's own checks cover what Amplitude needs, at a fraction of the cost."
             ),
         ),
-        # --- delivery (batching, retries, rejected records) -------------------------------------
+        # --- delivery (batching, retries, rejected records): defaults and bounds there ------
+        *DELIVERY_PROPERTIES,
+        # --- cohorts (the `cohort` kind) -------------------------------------------------------
+        *COHORT_SETTINGS,
+        # --- BATCH messages -----------------------------------------------------------------
         th.Property(
-            "event_endpoint",
-            th.StringType,
-            default="batch",
-            allowed_values=["batch", "httpapi"],
-            description=(
-                "Events API: `batch` (/batch: 20 MB, 1000 events/s per user; for loads and "
-                "backfills) or `httpapi` (/2/httpapi: 1 MB, 30 events/s per user)."
+            "batch_config",
+            th.ObjectType(
+                th.Property(
+                    "storage",
+                    th.ObjectType(
+                        th.Property(
+                            "root",
+                            th.StringType,
+                            title="Batch files root",
+                            description=(
+                                "Directory or fsspec URL to read BATCH files from by file name, "
+                                "instead of the location in the manifest (a share mounted "
+                                "elsewhere)."
+                            ),
+                        ),
+                        th.Property(
+                            "params",
+                            th.ObjectType(additional_properties=True),
+                            title="Storage options",
+                            description=(
+                                "fsspec storage options for opening BATCH files (e.g. s3fs "
+                                "`key`, `secret`, `client_kwargs`)."
+                            ),
+                        ),
+                    ),
+                    title="Batch files storage",
+                    description="Where BATCH files are read from (default: their manifest URLs).",
+                ),
             ),
-        ),
-        th.Property(
-            "min_id_length",
-            th.IntegerType,
+            title="Batch configuration",
             description=(
-                "Minimum user_id/device_id length; when set it is sent as `options.min_id_length` "
-                "with every events request (Amplitude's default is 5)."
+                "Reading BATCH messages: JSON Lines (gzip or none) and, with pyarrow installed, "
+                "Parquet; each file's records go through the same mapping, checks, delivery "
+                "and STATE rules as RECORD messages."
             ),
-        ),
-        th.Property(
-            "events_per_request",
-            th.IntegerType,
-            default=2000,
-            description="Events per request (at most 2000, Amplitude's cap); lowered after a 413.",
-        ),
-        th.Property(
-            "max_request_bytes",
-            th.IntegerType,
-            description=(
-                "Serialized body bytes per request, measured while filling it. Default 19,000,000 "
-                "for /batch and 900,000 for /2/httpapi and the form endpoints (under 20 MB / 1 MB)."
-            ),
-        ),
-        th.Property(
-            "identifications_per_request",
-            th.IntegerType,
-            default=500,
-            description=(
-                "Identifications per /identify, /groupidentify (at most 1024) or /usermap request."
-            ),
-        ),
-        th.Property(
-            "request_timeout",
-            th.NumberType,
-            default=60,
-            description="Seconds to wait for an answer; a timeout is retried like a 5xx.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            description=(
-                "Retries of a request after 5xx, timeouts or dropped connections (same "
-                "insert_ids); past it the run fails without a new STATE (nothing is dropped)."
-            ),
-        ),
-        th.Property(
-            "retry_backoff_base_seconds",
-            th.NumberType,
-            default=1,
-            description="First back-off delay; doubles per retry, with jitter.",
-        ),
-        th.Property(
-            "retry_backoff_max_seconds",
-            th.NumberType,
-            default=120,
-            description="Longest back-off delay between two retries.",
-        ),
-        th.Property(
-            "retry_time_budget_seconds",
-            th.NumberType,
-            default=900,
-            description=(
-                "Longest time a record may keep failing (5xx or 429) before the run fails "
-                "without a new STATE."
-            ),
-        ),
-        th.Property(
-            "throttle_wait_seconds",
-            th.NumberType,
-            description=(
-                "Pause of a throttled user/device after a 429 (others go on). Default: Amplitude's "
-                "documented 30 s for httpapi, 15 s for batch and identify."
-            ),
-        ),
-        th.Property(
-            "max_concurrent_requests",
-            th.IntegerType,
-            default=8,
-            description=(
-                "Requests in flight at once. Records go to lanes by a stable hash of device_id "
-                "(else user_id; groups and user mappings by their key); each lane sends in order, "
-                "so per-device order holds. Lowered for a while after 429s/5xx; 1 sends one "
-                "request at a time."
-            ),
-        ),
-        th.Property(
-            "on_rejected",
-            th.StringType,
-            default="fail",
-            allowed_values=["fail", "dead_letter", "skip"],
-            description=(
-                "Records Amplitude (or local validation) will never accept: `fail` delivers the "
-                "rest, emits no further STATE and exits non-zero with a report; `dead_letter` "
-                "appends record, payload and reason to `dead_letter_path` and goes on; `skip` logs."
-            ),
-        ),
-        th.Property(
-            "on_deferred",
-            th.StringType,
-            default="fail",
-            allowed_values=["fail", "dead_letter"],
-            description=(
-                "Events of users/devices over Amplitude's daily quota (undeliverable for up to "
-                "24 h): `fail` (like on_rejected) or `dead_letter`."
-            ),
-        ),
-        th.Property(
-            "dead_letter_path",
-            th.StringType,
-            default="target-amplitude-dead-letters.jsonl",
-            description="JSONL file that `dead_letter` appends to (one line per record).",
         ),
     ).to_dict()
+    defaults_never_null(config_jsonschema)
 
     default_sink_class = AmplitudeSink
     message_reader_class = FloatMsgSpecReader
@@ -261,13 +212,27 @@ class TargetAmplitude(Target):
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
         self.fallback_time_ms = datetime_to_ms(dt.datetime.now(tz=dt.timezone.utc))
         streams = self.config.get("streams") or {}
-        for name in streams:
-            spec = resolve_spec(name, streams, self.config.get("default_object"))
-            StreamPlan(name, spec, (), self.fallback_time_ms)
+        try:
+            for name in streams:
+                spec = resolve_spec(name, streams, self.config.get("default_object"))
+                if COHORT in spec_kinds(name, spec):
+                    parse_cohort_spec(name, spec)
+                    check_cohort_settings(self.config, name)
+                else:
+                    StreamPlan(name, spec, (), self.fallback_time_ms)
+        except ConfigValidationError as exc:
+            raise with_reasons(exc) from exc
         self._state_withheld = False
         self.records_read = 0  # RECORD messages so far: the sequence number of the last one
         self._states_waiting: list[tuple[int, dict]] = []  # (records read before it, STATE)
         self._state_written: dict | None = None  # the last STATE written (not written twice)
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        """The SDK's built-in settings, less those this target ignores (`IGNORED_SETTINGS`)."""
+        super().append_builtin_config(config_jsonschema)
+        for name in cls.IGNORED_SETTINGS:
+            config_jsonschema["properties"].pop(name, None)
 
     @cached_property
     def deliverer(self) -> Deliverer:
@@ -283,6 +248,34 @@ class TargetAmplitude(Target):
         return DryRunWriter(Path(path) if path else None, self.logger)
 
     @cached_property
+    def cohort_jobs(self) -> CohortJobs:
+        """The run's cohort streams: spools, cohort ids, what is not applied yet."""
+        return CohortJobs()
+
+    @cached_property
+    def cohort_writer(self) -> CohortWriter:
+        """Cohort uploads and membership updates (built for the first cohort stream)."""
+        return cohort_writer_for(self.config, self.deliverer)
+
+    @property
+    def latest_input_state(self) -> dict | None:
+        """The newest STATE read from the tap (cohort ids of earlier runs are found in it)."""
+        return self._latest_state
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """`CohortSink` for streams mapped to `cohort`, `AmplitudeSink` for the others."""
+        try:
+            spec = resolve_spec(
+                stream_name, self.config.get("streams"), self.config.get("default_object")
+            )
+        except ConfigValidationError as exc:
+            raise with_reasons(exc) from exc  # the command line prints only listed reasons
+        if COHORT in spec_kinds(stream_name, spec):
+            check_cohort_settings(self.config, stream_name)
+            return CohortSink
+        return AmplitudeSink
+
+    @cached_property
     def pipeline(self) -> LanePipeline:
         """Background delivery of sink batches in identity lanes (see `lanes.py`)."""
         return LanePipeline(self.deliverer, self.deliverer.settings.max_concurrent_requests)
@@ -293,6 +286,24 @@ class TargetAmplitude(Target):
         super()._process_record_message(message_dict)
         if self._states_waiting and not self.records_read % STATE_CHECK_EVERY:
             self._emit_safe_state()
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Stream each manifest file's records through the RECORD path (maps, checks, STATE).
+
+        The SDK's default reads a whole file into one sink batch, past our per-record mapping.
+        """
+        self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
+        stream = message_dict["stream"]
+        extra = {"version": message_dict["version"]} if "version" in message_dict else {}
+        storage = BatchStorage.from_config(self.config.get("batch_config"))
+        for batch_file in files_of(message_dict):
+            count = 0
+            for record in read_batch_file(batch_file, storage):
+                self._process_record_message(
+                    {"type": "RECORD", "stream": stream, "record": record, **extra}
+                )
+                count += 1
+            self.logger.info("%s: %d records read", batch_file.where(), count)
 
     def _process_state_message(self, message_dict: dict) -> None:
         """Remember the STATE with the number of records before it; emit what is safe now."""
@@ -308,6 +319,9 @@ class TargetAmplitude(Target):
         Lanes may finish out of order: the earliest unfinished record decides. None after a failure.
         """
         earliest = self.pipeline.earliest_unfinished()
+        cohorts_open = self.cohort_jobs.earliest_open()
+        if cohorts_open is not None and (earliest is None or cohorts_open < earliest):
+            earliest = cohorts_open
         for sink in self._sinks_active.values():
             since = getattr(sink, "open_since", None)
             if since is not None and (earliest is None or since < earliest):
@@ -317,11 +331,18 @@ class TargetAmplitude(Target):
             safe = self._states_waiting.pop(0)[1]
         if safe is None or self.pipeline.failure is not None or self.deliverer.failed:
             return
-        self._state_written = copy.deepcopy(safe)
+        self._state_written = self.cohort_jobs.with_cohorts(copy.deepcopy(safe))
         super()._write_state_message(self._state_written)
 
     def _write_state_message(self, state: dict) -> None:
-        """Write STATE only once every batch before it is delivered, and none after a `fail`."""
+        """Write STATE only once every batch before it is delivered, and none after a `fail`.
+
+        Cohort records still spooled (a `replace` stream before its end) hold it back: it waits
+        in `_states_waiting` until they are applied.
+        """
+        if self.cohort_jobs.any_open():
+            return
+        state = self.cohort_jobs.with_cohorts(state)
         self.pipeline.wait()
         self._states_waiting.clear()  # all covered by this one
         if self.deliverer.failed:
@@ -339,10 +360,16 @@ class TargetAmplitude(Target):
         try:
             super().process_endofpipe()
             self.pipeline.wait()
+            if self._state_written is None and not self.deliverer.failed:
+                remembered = self.cohort_jobs.with_cohorts({})
+                if remembered:  # no STATE from the tap: still keep the created cohort ids
+                    self._state_written = remembered
+                    super()._write_state_message(remembered)
         finally:
             if self.dry_run_writer is not None:
                 self.dry_run_writer.close()
             self.deliverer.log_summary()
             self.deliverer.close()
+            self.cohort_jobs.close()
         if self.deliverer.failed:
             raise RecordsNotDeliveredError(self.deliverer.report())

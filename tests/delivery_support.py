@@ -6,8 +6,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from amplitude_emulator.state import API_KEY_B, PROJECT_B_ID
-from target_amplitude.client import AmplitudeClient
-from target_amplitude.delivery import Deliverer, DeliverySettings, Item
+from target_amplitude.delivery.deliverer import Deliverer
+from target_amplitude.delivery.http import AmplitudeClient
+from target_amplitude.delivery.pending import Item
+from target_amplitude.delivery.settings import DeliverySettings
 
 if TYPE_CHECKING:
     from pathlib import Path

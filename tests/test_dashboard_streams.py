@@ -40,7 +40,12 @@ def test_annotations_and_cohorts_are_listed(emulator: Emulator) -> None:
     run = run_tap(emulator, base_config(emulator), ["annotations", "cohorts"])
     assert [a["id"] for a in run.records("annotations")] == [160419, 160420, 160421]
     cohorts = run.records("cohorts")
-    assert [c["name"] for c in cohorts] == ["Power users", "Cart abandoners", "Trial (archived)"]
+    assert [c["name"] for c in cohorts] == [
+        "Power users",
+        "Cart abandoners",
+        "Trial (archived)",
+        "Newsletter subscribers",
+    ]
     assert cohorts[0]["definition"]["cohortType"] == "UNIQUES"  # open object kept whole
 
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from amplitude_emulator.faults import Fault
-from target_amplitude.lanes import AdaptiveLimit, LanePipeline, lane_of
-from target_amplitude.pending import Item
+from target_amplitude.delivery.lanes import AdaptiveLimit, LanePipeline, lane_of
+from target_amplitude.delivery.pending import Item
 from tests.amplitude_target_runs import config_for, run_target, schema_message
 from tests.delivery_support import BASE_MS, stored_events
 from tests.test_delivery_crash_safety import (

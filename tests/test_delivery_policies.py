@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amplitude_emulator.state import API_KEY_B
-from target_amplitude.delivery import EVENTS
+from target_amplitude.amplitude import EVENTS
 from tests.delivery_support import (
     dead_letters,
     event_item,

@@ -9,16 +9,11 @@ import pytest
 
 from amplitude_emulator.faults import Fault
 from amplitude_emulator.state import PROJECT_B_ID
-from target_amplitude.client import AmplitudeClient
-from target_amplitude.delivery import (
-    EVENTS,
-    GROUP_IDENTIFY,
-    IDENTIFY,
-    USERMAP,
-    ConfigurationError,
-    Deliverer,
-    Item,
-)
+from target_amplitude.amplitude import EVENTS, GROUP_IDENTIFY, IDENTIFY, USERMAP
+from target_amplitude.delivery.deliverer import Deliverer
+from target_amplitude.delivery.errors import ConfigurationError
+from target_amplitude.delivery.http import AmplitudeClient
+from target_amplitude.delivery.pending import Item
 from tests.delivery_support import (
     FakeClock,
     dead_letters,

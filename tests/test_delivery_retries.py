@@ -7,7 +7,8 @@ import time
 import pytest
 
 from amplitude_emulator.faults import Fault
-from target_amplitude.delivery import EVENTS, RetriesExhaustedError
+from target_amplitude.amplitude import EVENTS
+from target_amplitude.delivery.errors import RetriesExhaustedError
 from tests.delivery_support import (
     FakeClock,
     dead_letters,

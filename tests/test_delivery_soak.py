@@ -15,7 +15,7 @@ import time
 from collections import Counter
 
 from amplitude_emulator.faults import Fault
-from target_amplitude.delivery import EVENTS
+from target_amplitude.amplitude import EVENTS
 from tests.delivery_support import (
     FakeClock,
     dead_letters,

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from amplitude_emulator import PROJECT_A_ID, data
-from tap_amplitude.streams import epoch_to_rfc3339, series_day
+from tap_amplitude.dashboard_series import series_day
+from tap_amplitude.streams import epoch_to_rfc3339
 from tests.dashboard_helpers import base_config, requests_to, run_tap
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ SUITE_CONFIG = SuiteConfig(max_records_limit=150)
 
 
 def suite_config(api_url: str) -> dict[str, Any]:
-    """Small slices of every stream: three export hours, two users, three days."""
+    """Small slices of every stream: three export hours, two users, three days, one cohort."""
     return {
         "api_key": API_KEY_A,
         "secret_key": SECRET_KEY_A,
@@ -33,6 +33,8 @@ def suite_config(api_url: str) -> dict[str, Any]:
         "user_search_terms": ["alice"],
         "amplitude_ids": [data.USERS[2].amplitude_id],
         "user_api_max_requests_per_hour": 10_000_000,
+        "cohort_ids": ["c0h0rt01"],  # cohort_members is opt-in: one small cohort
+        "cohort_poll_interval_seconds": 0.05,
         "custom_streams": [
             {
                 "name": "custom_annotations",

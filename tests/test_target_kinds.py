@@ -215,6 +215,36 @@ def test_group_profile_membership_and_touch_event(emulator):
     assert paths.index("/identify") < paths.index("/groupidentify") < paths.index("/batch")
 
 
+def test_membership_and_touch_event_use_the_user_streams_id_rule(emulator):
+    """A float id (123456.0) or a padded one (" device-0001 ") is the same user everywhere."""
+    users = {"users": {"object": "user"}}
+    run_target(
+        config_for(emulator, users),
+        singer_input("users", [{"user_id": 123456.0, "device_id": " device-0001 ", "plan": "pro"}]),
+    )
+    accounts = {
+        "accounts": {
+            "object": "group",
+            "group_type": {"const": "company"},
+            "group_value": "account_id",
+            "group_membership": {"user_id": "owner_id", "device_id": "owner_device"},
+            "touch_event": "Account Synced",
+            "group_properties": {"exclude": ["owner_id", "owner_device"]},
+        }
+    }
+    record = {"account_id": 1001, "owner_id": 123456.0, "owner_device": " device-0001 "}
+    run_target(config_for(emulator, accounts), singer_input("accounts", [record], ["account_id"]))
+
+    project = project_b(emulator)
+    assert sorted(project.user_profiles) == ["123456"]
+    member = project.user_profiles["123456"]
+    assert member["device_id"] == "device-0001"
+    assert member["groups"] == {"company": "1001"}
+    assert member["user_properties"] == {"plan": "pro", "company": "1001"}
+    (touch,) = project.ingested_events
+    assert (touch["user_id"], touch["device_id"]) == ("123456", "device-0001")
+
+
 def test_user_touch_event_follows_the_identify(emulator):
     streams = {"users": {"object": "user", "touch_event": "Synced from Warehouse"}}
     record = {"user_id": "user-00011", "plan": "free"}

@@ -8,11 +8,10 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from amplitude_emulator import PROJECT_A_ID
-from target_amplitude.insert_ids import derive_insert_id
-from target_amplitude.mapping import KindPlan
-from target_amplitude.plans import StreamPlan
-from target_amplitude.specs import resolve_spec
-from target_amplitude.timeconv import to_epoch_ms
+from target_amplitude.mapping.insert_ids import derive_insert_id
+from target_amplitude.mapping.specs import resolve_spec
+from target_amplitude.mapping.stream_plan import StreamPlan, compile_kind
+from target_amplitude.mapping.timeconv import to_epoch_ms
 from tests.amplitude_target_runs import config_for, project_b, run_target
 from tests.events_harness import base_config, run_tap
 
@@ -21,7 +20,7 @@ T0_MS = 1_714_557_600_000
 
 
 def build(spec, record, kind="event", stream="s"):
-    return KindPlan(stream, kind, spec).build(record, record)
+    return compile_kind(stream, kind, spec).build(record, record)
 
 
 def test_record_fields_named_like_amplitude_keys_map_by_convention():
@@ -262,7 +261,7 @@ def test_export_preset_maps_export_fields_to_ingestion_fields():
         "paying": True,
     }
     spec = resolve_spec("events", {"events": {"preset": "amplitude_export"}}, None)
-    payload = KindPlan("events", "event", spec).build(row, row)
+    payload = compile_kind("events", "event", spec).build(row, row)
     assert payload == {
         "event_type": "Login",
         "time": to_epoch_ms("2024-02-29T23:58:44.157555+00:00"),
@@ -277,10 +276,8 @@ def test_export_preset_maps_export_fields_to_ingestion_fields():
         "session_id": 1709251353000,
         "event_properties": {"page": "/"},
     }
-    assert (
-        KindPlan("events", "event", spec).build({**row, "$insert_id": "abc-1"}, row)["insert_id"]
-        == "abc-1"
-    )
+    plan = compile_kind("events", "event", spec)
+    assert plan.build({**row, "$insert_id": "abc-1"}, row)["insert_id"] == "abc-1"
 
 
 def test_export_preset_round_trip_copies_project_a_into_project_b(emulator, tmp_path):

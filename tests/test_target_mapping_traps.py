@@ -6,6 +6,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from amplitude_emulator.event_checks import EventProblems, check_event
+from target_amplitude.amplitude import EVENTS, IDENTIFY
+from target_amplitude.validation.name_limits import USER_PROPERTIES, NameCounter
 from tests.amplitude_target_runs import (
     config_for,
     dead_letters,
@@ -134,3 +136,15 @@ def test_a_column_mapped_as_event_type_warns_near_the_limit(
     assert len(warnings) == 1
     assert "stream 'orders'" in warnings[0]
     assert "streams.orders.event_type = 'order_ref'" in warnings[0]
+
+
+def test_user_property_names_count_plain_on_events_and_by_operator_on_identifies() -> None:
+    warnings: list[str] = []
+    counter = NameCounter(warnings.append)
+    spec: dict[str, Any] = {}
+    counter.count_payload(EVENTS, {"user_properties": {"tier": "gold"}}, "orders", spec)
+    identify = {"user_properties": {"$set": {"plan": "pro"}, "$unset": {"trial": "-"}}}
+    counter.count_payload(IDENTIFY, identify, "users", spec)
+
+    assert counter.names[USER_PROPERTIES] == {"tier", "plan"}
+    assert warnings == []

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from target_amplitude.timeconv import TimeParseError, to_epoch_ms
+from target_amplitude.mapping.timeconv import TimeParseError, to_epoch_ms
 from tests.amplitude_target_runs import config_for, project_b, run_target, singer_input
 
 T0_MS = 1_714_557_600_000  # 2024-05-01T10:00:00Z

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from target_amplitude import reasons as v
-from target_amplitude.reasons import RecordCheckError
-from target_amplitude.validation import Checker
+from target_amplitude.validation import reasons as v
+from target_amplitude.validation.checker import Checker
+from target_amplitude.validation.reasons import RecordCheckError
 from tests.amplitude_target_runs import (
     config_for,
     dead_letters,

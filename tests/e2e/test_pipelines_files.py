@@ -30,6 +30,12 @@ ALL_STREAMS = {
     "user_search",
     "user_activity",
     "user_profiles",
+    "cohort_members",
+    "taxonomy_categories",
+    "taxonomy_events",
+    "taxonomy_event_properties",
+    "taxonomy_user_properties",
+    "taxonomy_group_properties",
 }
 DEV_DAYS = 7  # meltano.yml dev: start_date 2024-03-01, dashboard_end_date 2024-03-07
 
@@ -61,6 +67,11 @@ def test_every_stream_lands_in_jsonl_with_the_emulators_row_counts(
     for stream in ("active_users", "average_session_length"):
         days = [record["date"] for record in pipeline.jsonl(stream)]
         assert days == [f"2024-03-0{day}" for day in range(1, DEV_DAYS + 1)]
+    members = pipeline.jsonl("cohort_members")  # meltano.yml dev: cohort_ids [c0h0rt01]
+    assert sorted(m["amplitude_id"] for m in members) == sorted(
+        m.amplitude_id
+        for m in emulator.state.projects[PROJECT_A_ID].cohort_members.members("c0h0rt01")
+    )
     heavy_rows = [row for row in rows if row["user_id"] == HEAVY_USER_ID]
     activity = pipeline.jsonl("user_activity")
     assert {event["uuid"] for event in activity} == {row["uuid"] for row in heavy_rows}
