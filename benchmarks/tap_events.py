@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -155,16 +156,26 @@ else:
 """
 
 
+# CPU seconds (user + system) of the last child: steadier than wall time on a shared machine.
+last_child_cpu = [0.0]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_child(command: list[str], stdout: int | None) -> tuple[float, float, bytes, str]:
     """(seconds, peak RSS MB, stdout, stderr) of `python <command...>` run as a child process."""
     with tempfile.NamedTemporaryFile(suffix=".hwm") as hwm:
         env = dict(os.environ, BENCH_HWM_FILE=hwm.name)
         full = [sys.executable, "-c", _REPORT_HWM, *command]
-        began = time.perf_counter()
+        began, cpu_before = time.perf_counter(), _children_cpu()
         child = subprocess.run(  # noqa: PLW1510  checked below
             full, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT, env=env
         )
         seconds = time.perf_counter() - began
+        last_child_cpu[0] = _children_cpu() - cpu_before
         if child.returncode != 0:
             tail = child.stderr.decode(errors="replace")[-2000:]
             msg = f"{command[:3]} exited with {child.returncode}:\n{tail}"
@@ -233,13 +244,15 @@ def measure(
     url = emulator.url  # type: ignore[attr-defined]
     config_path, catalog_path = tap_files(work_dir, url, meta)
 
-    raw_s = tap_s = float("inf")
+    raw_s = tap_s = raw_cpu = tap_cpu = float("inf")
     raw_rss = tap_rss = 0.0
     for _ in range(repeat):  # alternate, keep the best of each: the machine is shared
         seconds, rss = _raw_once(work_dir, url, meta, 1)
         raw_s, raw_rss = min(raw_s, seconds), max(raw_rss, rss)
+        raw_cpu = min(raw_cpu, last_child_cpu[0])
         seconds, rss = _tap_once(meta["records"], config_path, catalog_path)
         tap_s, tap_rss = min(tap_s, seconds), max(tap_rss, rss)
+        tap_cpu = min(tap_cpu, last_child_cpu[0])
     default_rps = None
     if sdk_default:
         seconds, _ = _tap_once(meta["records"], config_path, catalog_path, sdk_default=True)
@@ -255,6 +268,8 @@ def measure(
         "tap_mbps": mb / tap_s,
         "tap_rss": tap_rss,
         "tap_seconds": tap_s,
+        "raw_cpu_rps": meta["records"] / raw_cpu,
+        "tap_cpu_rps": meta["records"] / tap_cpu,
     }
 
 
@@ -340,6 +355,13 @@ def report(results: list[dict]) -> bool:
         f"floors: tap >= {FLOOR_SHARE:.0%} of raw rec/s, tap peak RSS < {FLOOR_RSS_MB} MB "
         f"-> {'MET' if ok else 'NOT MET'}"
     )
+    print("per CPU second (user + system, all threads; steadier when the machine is loaded):")
+    for row in results:
+        print(
+            f"{row['uncompressed_bytes'] / 1e6:>8.0f}MB  raw {row['raw_cpu_rps']:>8.0f} rec/cpu-s"
+            f"  tap {row['tap_cpu_rps']:>8.0f} rec/cpu-s"
+            f"  share {row['tap_cpu_rps'] / row['raw_cpu_rps']:.0%}"
+        )
     for row in results:
         if row["default_rps"]:
             print(
