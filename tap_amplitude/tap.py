@@ -147,9 +147,10 @@ class TapAmplitude(SettingsChecks, Tap):
             default=5,
             title="Export attempts per window",
             description=(
-                "Attempts per window for network errors, truncated or non-zip bodies, 429 and "
-                "5xx (other than 504). After the last one the run fails and the bookmark stays "
-                "before that window."
+                "Attempts per window for network errors, truncated or non-zip bodies, archive "
+                "members that do not decompress (bad gzip CRC or length), 429 and 5xx (other "
+                "than 504). After the last one the run fails and the bookmark stays before that "
+                "window."
             ),
         ),
         th.Property(
@@ -157,8 +158,46 @@ class TapAmplitude(SettingsChecks, Tap):
             th.StringType,
             title="Export temp directory",
             description=(
-                "Where each window's zip is spooled before it is read (default: the system "
-                "temp directory). Needs room for one archive (up to 4 GB)."
+                "Where each run makes its spool folder for the windows' zips (default: the "
+                "system temp directory). Needs room for 1 + `export_prefetch_windows` archives "
+                "(up to 4 GB each). The folder is removed at exit; folders left by runs that "
+                "died (SIGKILL, power loss) are removed by the next run, live runs' are kept."
+            ),
+        ),
+        th.Property(
+            "export_prefetch_windows",
+            th.IntegerType(minimum=0),
+            default=1,
+            title="Export windows prefetched",
+            description=(
+                "Windows requested, downloaded and checked in the background while the current "
+                "one is emitted (Amplitude takes a while to build each archive): up to this many "
+                "requests at once, and at most this many archives waiting on disk. 0 requests "
+                "each window only when the previous one is emitted. Row order, STATE and the "
+                "bisection rules are the same either way."
+            ),
+        ),
+        th.Property(
+            "on_bad_export_line",
+            th.StringType,
+            default="fail",
+            allowed_values=["fail", "skip"],
+            title="On a bad export line",
+            description=(
+                "What to do with a line of an archive that is not a JSON object (bad data that "
+                "downloads the same every time; a member that fails to decompress is a bad "
+                "download and is retried instead). `fail`: stop with the member and line named, "
+                "the window not bookmarked. `skip`: write the raw line to "
+                "`bad_export_lines_file`, count it per window, and warn with the total at the end."
+            ),
+        ),
+        th.Property(
+            "bad_export_lines_file",
+            th.StringType,
+            title="Bad export lines file",
+            description=(
+                "File the raw lines skipped under `on_bad_export_line: skip` are appended to, "
+                "one per line (required with `skip`)."
             ),
         ),
         # --- bucket mode (events from Amplitude's cloud-storage export; merged_ids) ----------
