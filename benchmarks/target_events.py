@@ -38,10 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from target_amplitude.delivery.settings import DEFAULT_BYTES, DEFAULTS
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-EVENTS_PER_REQUEST = 2000  # /batch cap; also the target's default events_per_request
-BATCH_BYTE_CAP = 19_000_000  # target default for /batch (under Amplitude's 20 MB)
+# The target's defaults, so the ceiling's requests are the same size as the target's.
+EVENTS_PER_REQUEST = DEFAULTS["events_per_request"]  # Amplitude's /batch cap
+BATCH_BYTE_CAP = DEFAULT_BYTES["batch"]  # under Amplitude's /batch body cap
 EVENT_TYPES = ["Page Viewed", "Button Clicked", "Signup", "Login", "Search Performed"]
 STREAMS = {
     "events": {"event_type": "event_type", "time": "occurred_at", "productId": "sku"},

@@ -14,6 +14,7 @@ from singer_sdk import RESTStream
 from singer_sdk.authenticators import BasicAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from singer_amplitude.dashboard_api import DASHBOARD_HOSTS
 from tap_amplitude.windows import parse_instant
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
     from tap_amplitude.throttle import SlidingWindowThrottle
 
-REGION_HOSTS = {"us": "https://amplitude.com", "eu": "https://analytics.eu.amplitude.com"}
 MAX_RETRY_AFTER_SECONDS = 3600.0
 MAX_EXPONENTIAL_WAIT_SECONDS = 120.0
 BODY_EXCERPT_CHARS = 500
@@ -58,7 +58,7 @@ class AmplitudeStream(RESTStream[int]):
         override = self.config.get("api_url")
         if override:
             return str(override).rstrip("/")
-        return REGION_HOSTS[self.config["region"]]
+        return DASHBOARD_HOSTS[self.config["region"]]
 
     @cached_property
     def authenticator(self) -> BasicAuthenticator:
@@ -228,7 +228,7 @@ def _error_text_from_json(response: requests.Response) -> str | None:
 def auth_failure_message(config: dict, status: int) -> str:
     """The one message for 401/403 on any endpoint: names the region in use, never the keys."""
     region = config["region"]
-    where = config.get("api_url") or REGION_HOSTS[region]
+    where = config.get("api_url") or DASHBOARD_HOSTS[region]
     return (
         f"Amplitude answered {status}: invalid key or wrong region "
         f"(region={region!r}, host={where}). Check `api_key`/`secret_key` and that `region` "

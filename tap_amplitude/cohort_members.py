@@ -144,7 +144,7 @@ class CohortMembersStream(AmplitudeStream):
             if "*" not in wanted:
                 params["propKeys"] = wanted
         quoted = urllib.parse.quote(cohort_id, safe="")
-        response = self._api_get(f"/api/5/cohorts/request/{quoted}", params, context, cohort_id)
+        response = self._api_get(f"{self.path}/{quoted}", params, context, cohort_id)
         self.logger.info(
             "cohort_members: requested cohort %r (one of the monthly cohort downloads)", cohort_id
         )
@@ -190,7 +190,7 @@ class CohortMembersStream(AmplitudeStream):
 
     def _download(self, cohort_id: str, request_id: str, context: Context) -> requests.Response:
         """The file's response, streaming; a 302 is followed without credentials."""
-        path = f"/api/5/cohorts/request/{request_id}/file"
+        path = f"{self.path}/{request_id}/file"
         for attempt in range(1, MAX_LINK_TRIES + 1):
             response = self._api_get(path, {}, context, cohort_id, stream=True)
             if response.status_code not in REDIRECTS:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_amplitude.client import AmplitudeStream
-from tap_amplitude.user_run import user_run
+from tap_amplitude.user_run import USER_API_PATHS, user_run
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from tap_amplitude.throttle import SlidingWindowThrottle
 
 SAMPLE_RECORDS = 100
-USER_API_PATHS = ("/api/2/usersearch", "/api/2/useractivity")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 _JSON_TYPES: tuple[tuple[type, str], ...] = (

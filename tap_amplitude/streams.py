@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
 
+from singer_amplitude.dashboard_api import COHORTS_PATH
+from singer_amplitude.epoch import EPOCH_MS_THRESHOLD
 from tap_amplitude.client import AmplitudeStream
 from tap_amplitude.dashboard_series import (
     PROJECT_TZ_NOTE,
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 
 ANNOTATIONS_V3_PATH = "/api/3/annotations"
 ANNOTATIONS_V2_PATH = "/api/2/annotations"
-EPOCH_MS_THRESHOLD = 10**11  # epoch seconds stay below this until the year 5138
 COHORT_EPOCH_FIELDS = ("lastMod", "createdAt", "lastComputed")
 
 BOOL_OR_INT = th.CustomType({"type": ["boolean", "integer", "null"]})
@@ -164,7 +165,7 @@ class CohortsStream(AmplitudeStream):
     """Behavioral cohort metadata (`/api/3/cohorts`, members are not downloaded)."""
 
     name = "cohorts"
-    path = "/api/3/cohorts"
+    path = COHORTS_PATH
     records_jsonpath = "$.cohorts[*]"
     primary_keys = ("id",)
     skip_on_forbidden = True

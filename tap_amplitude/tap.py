@@ -10,10 +10,10 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.tap_base import CliTestOptionValue
 
+from singer_amplitude.dashboard_api import DASHBOARD_HOSTS, DEFAULT_REGION
 from singer_amplitude.settings_checks import SettingsChecks, defaults_never_null
 from tap_amplitude import streams
 from tap_amplitude.bucket_streams import MergedIdsStream
-from tap_amplitude.client import REGION_HOSTS
 from tap_amplitude.cohort_members import CohortMembersStream
 from tap_amplitude.custom_streams import build_custom_streams
 from tap_amplitude.taxonomy import TAXONOMY_COST_PER_HOUR, TAXONOMY_STREAM_TYPES
@@ -54,12 +54,12 @@ class TapAmplitude(SettingsChecks, Tap):
         th.Property(
             "region",
             th.StringType,
-            default="us",
-            allowed_values=list(REGION_HOSTS),
+            default=DEFAULT_REGION,
+            allowed_values=list(DASHBOARD_HOSTS),
             title="Data region",
             description=(
-                f"Where the project's data lives: `us` ({REGION_HOSTS['us']}) or `eu` "
-                f"({REGION_HOSTS['eu']}). A wrong region answers 403."
+                f"Where the project's data lives: `us` ({DASHBOARD_HOSTS['us']}) or `eu` "
+                f"({DASHBOARD_HOSTS['eu']}). A wrong region answers 403."
             ),
         ),
         th.Property(

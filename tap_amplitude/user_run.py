@@ -1,4 +1,4 @@
-"""What the user streams share during one tap run: the hourly quota, progress, the last profile."""
+"""What the user streams share: their endpoints, and per run the quota, progress, last profile."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ from tap_amplitude.throttle import SlidingWindowThrottle
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
+
+# The user-API endpoints: they share one hourly quota (`user_api_max_requests_per_hour`).
+USER_SEARCH_PATH = "/api/2/usersearch"
+USER_ACTIVITY_PATH = "/api/2/useractivity"
+USER_API_PATHS = (USER_SEARCH_PATH, USER_ACTIVITY_PATH)
 
 
 @dataclass

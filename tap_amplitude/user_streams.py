@@ -21,7 +21,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_amplitude.client import AmplitudeStream
 from tap_amplitude.timestamps import TimestampReport, normalize_timestamps, to_rfc3339
-from tap_amplitude.user_run import UserRun, user_run
+from tap_amplitude.user_run import USER_ACTIVITY_PATH, USER_SEARCH_PATH, UserRun, user_run
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -61,7 +61,7 @@ class UserSearchStream(UserApiStream):
     """
 
     name = "user_search"
-    path = "/api/2/usersearch"
+    path = USER_SEARCH_PATH
     records_jsonpath = "$.matches[*]"
     primary_keys = ("search_term", "amplitude_id")
     schema = th.PropertiesList(
@@ -235,7 +235,7 @@ class UserActivityStream(UserApiStream):
     """
 
     name = "user_activity"
-    path = "/api/2/useractivity"
+    path = USER_ACTIVITY_PATH
     records_jsonpath = "$.events[*]"
     primary_keys = ("uuid",)
     replication_key = "server_upload_time"
@@ -300,7 +300,7 @@ class UserProfilesStream(UserApiStream):
     """
 
     name = "user_profiles"
-    path = "/api/2/useractivity"
+    path = USER_ACTIVITY_PATH
     records_jsonpath = "$.userData"
     primary_keys = ("amplitude_id",)
     parent_stream_type = UserSearchStream

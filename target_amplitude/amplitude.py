@@ -1,13 +1,16 @@
 """Amplitude's facts, written once: endpoints, hosts, fields, operators, reserved names, limits.
 
 The leaf of the target: every other module imports from here and this module imports nothing of
-the target. The facts come from Amplitude's ingestion documentation (HTTP V2, Batch, Identify,
-Group Identify, User Mapping) and its instrumentation limits.
+the target (the region default and Dashboard REST hosts it shares with the tap come from
+`singer_amplitude.dashboard_api`). The facts come from Amplitude's ingestion documentation (HTTP
+V2, Batch, Identify, Group Identify, User Mapping), its cohort API and its instrumentation limits.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from singer_amplitude import dashboard_api
 
 # --- endpoints and where they live ---------------------------------------------------------------
 
@@ -17,7 +20,7 @@ GROUP_IDENTIFY = "groupidentify"
 USERMAP = "usermap"
 ENDPOINTS = (EVENTS, IDENTIFY, GROUP_IDENTIFY, USERMAP)
 
-DEFAULT_REGION = "us"
+DEFAULT_REGION = dashboard_api.DEFAULT_REGION  # the tap's default too
 INGESTION_HOSTS = {"us": "https://api2.amplitude.com", "eu": "https://api.eu.amplitude.com"}
 USERMAP_HOSTS = {"us": "https://api.amplitude.com", "eu": "https://api.eu.amplitude.com"}
 EVENT_PATHS = {"batch": "/batch", "httpapi": "/2/httpapi"}
@@ -28,6 +31,10 @@ FORM_FIELDS = {IDENTIFY: "identification", GROUP_IDENTIFY: "identification", USE
 
 # Hard per-request caps: /groupidentify takes at most 1024 identifications.
 MAX_ITEMS = {EVENTS: 2000, IDENTIFY: 2000, GROUP_IDENTIFY: 1024, USERMAP: 2000}
+# Body size caps in MB, by event endpoint setting (`form`: /identify, /groupidentify, /usermap).
+MAX_REQUEST_MB = {"batch": 20, "httpapi": 1, "form": 1}
+# Events per second one user or device may send before Amplitude answers 429.
+EVENTS_PER_USER_SECOND = {"batch": 1000, "httpapi": 30}
 
 # --- field catalogs ------------------------------------------------------------------------------
 
@@ -171,7 +178,8 @@ MAX_GROUP_TYPES = 5  # per event or identify
 MAX_GROUP_VALUES = 10  # per group type
 EARLIEST_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 FUTURE_TOLERANCE_MS = 24 * 3600 * 1000  # event times up to a day ahead (clock skew)
-# Distinct names per project past which Amplitude stops indexing new ones (its limits FAQ).
+# Distinct names per project past which Amplitude stops indexing new ones (its documented
+# instrumentation limits); later names are visible only in exports.
 MAX_EVENT_TYPES = 2000
 MAX_EVENT_PROPERTIES = 2000
 MAX_USER_PROPERTIES = 1000
@@ -179,10 +187,10 @@ MAX_USER_PROPERTIES = 1000
 # --- Behavioral Cohorts API (cohort uploads and membership updates) ------------------------------
 
 # The Dashboard REST hosts serve the cohort API, with api_key:secret_key Basic auth.
-COHORT_HOSTS = {"us": "https://amplitude.com", "eu": "https://analytics.eu.amplitude.com"}
-COHORT_LIST_PATH = "/api/3/cohorts"
-COHORT_UPLOAD_PATH = "/api/3/cohorts/upload"  # create, or replace with existing_cohort_id
-COHORT_MEMBERSHIP_PATH = "/api/3/cohorts/membership"  # ADD / REMOVE ids
+COHORT_HOSTS = dashboard_api.DASHBOARD_HOSTS
+COHORT_LIST_PATH = dashboard_api.COHORTS_PATH
+COHORT_UPLOAD_PATH = f"{COHORT_LIST_PATH}/upload"  # create, or replace with existing_cohort_id
+COHORT_MEMBERSHIP_PATH = f"{COHORT_LIST_PATH}/membership"  # ADD / REMOVE ids
 MAX_COHORT_IDS = 100_000  # ids per upload or membership request
 # Our id_type -> the upload's and the membership update's names for it.
 COHORT_UPLOAD_ID_TYPES = {"user_id": "BY_USER_ID", "amplitude_id": "BY_AMP_ID"}

@@ -16,8 +16,6 @@ import copy
 import threading
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.sinks import BatchSink
-
 from target_amplitude.amplitude import MAX_COHORT_IDS
 from target_amplitude.delivery.cohort_spool import IdSpool
 from target_amplitude.delivery.cohorts import ADD, REMOVE, CohortNotFoundError, CohortTarget
@@ -25,15 +23,10 @@ from target_amplitude.delivery.errors import ConfigurationError
 from target_amplitude.delivery.pending import Item
 from target_amplitude.mapping.cohort_spec import REPLACE, CohortSpec, parse_cohort_spec
 from target_amplitude.mapping.ids import record_key
-from target_amplitude.mapping.specs import resolve_spec
+from target_amplitude.sinks import OwnChecksSink
 from target_amplitude.validation.reasons import RecordCheckError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from singer_sdk.helpers._typing import DatetimeErrorTreatmentEnum
-    from singer_sdk.sinks.core import BaseJSONSchemaValidator
-
     from target_amplitude.delivery.cohorts import CohortWriter
     from target_amplitude.target import TargetAmplitude
 
@@ -171,26 +164,14 @@ class CohortJobs:
             job.spool.close()
 
 
-class CohortSink(BatchSink):
+class CohortSink(OwnChecksSink):
     """Spools a cohort stream's member ids and applies them per the stream's mode."""
 
-    def __init__(
-        self,
-        target: TargetAmplitude,
-        stream_name: str,
-        schema: dict,
-        key_properties: Sequence[str] | None,
-    ) -> None:
+    def compile_spec(self, target: TargetAmplitude) -> None:
         """Parse the cohort spec; the stream's job outlives this sink if the schema changes."""
-        super().__init__(target, stream_name, schema, key_properties)
-        spec = resolve_spec(
-            stream_name, self.config.get("streams"), self.config.get("default_object")
-        )
-        self.cohort = parse_cohort_spec(stream_name, spec)
-        self._target = target
+        self.cohort = parse_cohort_spec(self.stream_name, self.stream_spec())
         self.writer = target.cohort_writer
         self.job = target.cohort_jobs.job_for(self.cohort)
-        self._position = 0
 
     @property
     def max_size(self) -> int:
@@ -204,17 +185,6 @@ class CohortSink(BatchSink):
     def open_since(self) -> int | None:
         """The first record number of this stream not yet applied (the STATE gate reads it)."""
         return self.job.open_since
-
-    def get_validator(self) -> BaseJSONSchemaValidator | None:
-        """JSON-schema validation only when `validate_records` is set (default off)."""
-        if self.config.get("validate_records", False):
-            return super().get_validator()
-        return None
-
-    def _parse_timestamps_in_record(
-        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
-    ) -> None:
-        """Cohort records carry ids only; their time fields are left alone."""
 
     def start_batch(self, context: dict) -> None:
         """Count the batch's records."""

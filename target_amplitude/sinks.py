@@ -35,10 +35,12 @@ if TYPE_CHECKING:
 LANE_FILL = 0.9  # share of a full request per lane in one sink batch
 
 
-class AmplitudeSink(BatchSink):
-    """Maps one stream's records to Amplitude payloads (events, identifies, groups, mappings)."""
+class OwnChecksSink(BatchSink):
+    """Base of the target's sinks: its own mapping and checks replace the SDK's per-record work.
 
-    MAX_SIZE_DEFAULT = 10_000
+    The SDK's JSON-schema validation and date-time parsing would cost ~10x the rest of the
+    record path and check nothing Amplitude needs that the mapping does not check already.
+    """
 
     def __init__(
         self,
@@ -47,19 +49,53 @@ class AmplitudeSink(BatchSink):
         schema: dict,
         key_properties: Sequence[str] | None,
     ) -> None:
-        """Compile the stream's mapping once; per record only the compiled plan runs."""
+        """Set up the SDK's sink, then compile the stream's spec (`compile_spec`)."""
         super().__init__(target, stream_name, schema, key_properties)
+        self._target = target
+        self._position = 0  # records this sink has read
         try:
-            spec = resolve_spec(
-                stream_name, self.config.get("streams"), self.config.get("default_object")
-            )
-            self.plan = StreamPlan(stream_name, spec, self.key_properties, target.fallback_time_ms)
+            self.compile_spec(target)
         except ConfigValidationError as exc:
             raise with_reasons(exc) from exc  # the command line prints only listed reasons
+
+    def compile_spec(self, target: TargetAmplitude) -> None:
+        """Read the stream's entry of `streams` into what each record needs (per kind of sink)."""
+        raise NotImplementedError
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Never: `_sdc_*` columns would only become Amplitude properties (see IGNORED_SETTINGS)."""
+        return False
+
+    def stream_spec(self) -> Any:
+        """The stream's entry of the `streams` setting (or `default_object`)."""
+        return resolve_spec(
+            self.stream_name, self.config.get("streams"), self.config.get("default_object")
+        )
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """JSON-schema validation only when `validate_records` is set (default off)."""
+        if self.config["validate_records"]:
+            return super().get_validator()
+        return None
+
+    def _parse_timestamps_in_record(
+        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
+        """Leave time strings alone: the mapping turns the ones it uses into epoch ms."""
+
+
+class AmplitudeSink(OwnChecksSink):
+    """Maps one stream's records to Amplitude payloads (events, identifies, groups, mappings)."""
+
+    MAX_SIZE_DEFAULT = 10_000
+
+    def compile_spec(self, target: TargetAmplitude) -> None:
+        """Compile the stream's mapping once; per record only the compiled plan runs."""
+        spec = self.stream_spec()
+        self.plan = StreamPlan(self.stream_name, spec, self.key_properties, target.fallback_time_ms)
         self.checker = Checker(min_id_length=self.config.get("min_id_length"))
         self._checks = checks_for(self.checker)
-        self._target = target
-        self._position = 0
         self.skipped_records = 0
         self.open_since: int | None = None  # first record number of the batch being read
         self._spec = spec
@@ -81,29 +117,11 @@ class AmplitudeSink(BatchSink):
         return max(1, int(lanes * cap * LANE_FILL))
 
     @property
-    def include_sdc_metadata_properties(self) -> bool:
-        """Never: `_sdc_*` columns would only become Amplitude properties (see IGNORED_SETTINGS)."""
-        return False
-
-    @property
     def max_size(self) -> int:
         """Rows per sink batch: `batch_size_rows` when set, else sized for the lanes."""
         if self.batch_size_rows is not None:
             return self.batch_size_rows
         return getattr(self, "_lane_rows", None) or self.MAX_SIZE_DEFAULT
-
-    # Our own mapping and checks cover what the SDK's per-record JSON-schema validation and
-    # date-time parsing would do (and they cost ~10x the rest of the record path).
-    def get_validator(self) -> BaseJSONSchemaValidator | None:
-        """JSON-schema validation only when `validate_records` is set (default off)."""
-        if self.config["validate_records"]:
-            return super().get_validator()
-        return None
-
-    def _parse_timestamps_in_record(
-        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
-    ) -> None:
-        """Leave time strings alone: `timeconv` turns the mapped ones into epoch ms."""
 
     def start_batch(self, context: dict) -> None:
         """Per-endpoint queues for this batch."""

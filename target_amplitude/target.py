@@ -17,14 +17,14 @@ from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from singer_amplitude.settings_checks import SettingsChecks, defaults_never_null, with_reasons
-from target_amplitude.amplitude import INGESTION_HOSTS
+from target_amplitude.amplitude import DEFAULT_REGION, EVENT_PATHS, FORM_PATHS, INGESTION_HOSTS
 from target_amplitude.batch_files import BatchStorage, files_of, read_batch_file
-from target_amplitude.cohort_settings import (
+from target_amplitude.cohort_sink import CohortJobs, CohortSink
+from target_amplitude.delivery.cohort_settings import (
     COHORT_SETTINGS,
     check_cohort_settings,
     cohort_writer_for,
 )
-from target_amplitude.cohort_sink import CohortJobs, CohortSink
 from target_amplitude.delivery.deliverer import Deliverer
 from target_amplitude.delivery.dry_run import DryRunWriter
 from target_amplitude.delivery.errors import RecordsNotDeliveredError
@@ -60,6 +60,10 @@ class FloatMsgSpecReader(MsgSpecReader):
         return message
 
 
+# For the `api_url` description: every path the target posts to under that URL.
+INGESTION_PATHS = ", ".join([*EVENT_PATHS.values(), *FORM_PATHS.values()])
+
+
 class TargetAmplitude(SettingsChecks, Target):
     """Loads Singer records into Amplitude: events, users, devices, groups, mappings, cohorts."""
 
@@ -91,7 +95,7 @@ class TargetAmplitude(SettingsChecks, Target):
         th.Property(
             "region",
             th.StringType,
-            default="us",
+            default=DEFAULT_REGION,
             allowed_values=list(INGESTION_HOSTS),
             title="Data region",
             description=f"`us` ({INGESTION_HOSTS['us']}) or `eu` ({INGESTION_HOSTS['eu']}).",
@@ -101,8 +105,8 @@ class TargetAmplitude(SettingsChecks, Target):
             th.StringType,
             title="API URL override",
             description=(
-                "Base URL of the ingestion APIs (/batch, /2/httpapi, /identify, /groupidentify, "
-                "/usermap); overrides `region` (for proxies and the bundled emulator)."
+                f"Base URL of the ingestion APIs ({INGESTION_PATHS}); overrides `region` (for "
+                "proxies and the bundled emulator)."
             ),
         ),
         # --- mapping (streams -> object kinds) ------------------------------------------------

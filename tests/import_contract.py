@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 # Top to bottom: each layer may import the layers after it, never those before it. A layer may
-# be several modules (space-separated): the cohort kind's settings sit with the target, its sink
-# with the sinks; `batch_files` reads the files of BATCH messages for the target.
+# be several modules (space-separated): the cohort kind's sink sits with the sinks; `batch_files`
+# reads the files of BATCH messages for the target.
 TARGET_LAYERS = (
     "__main__",
-    "target cohort_settings",
+    "target",
     "batch_files",
     "sinks cohort_sink",
     "mapping",

@@ -3,7 +3,8 @@
 - `replace`: the first chunk of ids goes in one upload with `existing_cohort_id` (which replaces the
   members; without an id the upload creates the cohort), each further chunk is a membership ADD,
   so after the stream the members are exactly the stream's ids.
-- `add` / `remove`: membership ADD / REMOVE, `ids_per_request` (at most 100k) ids per request.
+- `add` / `remove`: membership ADD / REMOVE, `ids_per_request` (at most `MAX_COHORT_IDS`) ids
+  per request.
 - Ids Amplitude skips (no such user) go to `on_rejected` like rejected records, with reason
   `skipped_id`. An upload reports unmatched ids only as a count and a sample; when the sample does
   not cover them all, the chunk is sent again as an ADD (idempotent for members), whose answer

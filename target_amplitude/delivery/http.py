@@ -11,7 +11,7 @@ import decimal
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import requests
@@ -30,9 +30,14 @@ from target_amplitude.amplitude import (
 )
 from target_amplitude.delivery.settings import DEFAULTS
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
 # Quoted forms of the JSON array punctuation in a form body ("[", ",", "]").
 _FORM_OPEN, _FORM_SEP, _FORM_CLOSE = b"%5B", b"%2C", b"%5D"
 MASK = "***"
+BODY_EXCERPT_CHARS = 2000  # of a response body, kept for reports and dead letters
+CONNECT_TIMEOUT_MAX_SECONDS = 10.0
 
 
 def _json_default(value: Any) -> Any:
@@ -60,6 +65,86 @@ class HttpResult:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def base_url(hosts: Mapping[str, str], region: str | None, api_url: str | None) -> str:
+    """`api_url` (a proxy or the emulator) when set, else the region's host; a bad region fails."""
+    region = (region or DEFAULT_REGION).lower()
+    if region not in hosts:
+        raise ValueError(f"region must be one of {sorted(hosts)}, got {region!r}")
+    return api_url.rstrip("/") if api_url else hosts[region]
+
+
+def timeouts(timeout: float) -> tuple[float, float]:
+    """(connect, read) seconds: a host that does not answer within 10 s is not coming."""
+    return (min(CONNECT_TIMEOUT_MAX_SECONDS, timeout), timeout)
+
+
+class ThreadSessions:
+    """One `requests.Session` per thread (sinks may drain in parallel), closed all together."""
+
+    def __init__(self, auth: tuple[str, str] | None = None) -> None:
+        """Sessions send `auth` as HTTP Basic when given."""
+        self._auth = auth
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> requests.Session:
+        """This thread's session, opened on first use."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = "target-amplitude"
+            if self._auth is not None:
+                session.auth = self._auth
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        """Close the session of every thread that sent something."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    body: bytes | None,
+    *,
+    content_type: str,
+    timeout: tuple[float, float],
+    mask: Callable[[str], str],
+) -> HttpResult:
+    """One request; a transport failure comes back as a result with `status=None`.
+
+    The body is masked before it is parsed, so no secret reaches a report through either.
+    """
+    try:
+        response = session.request(
+            method,
+            url,
+            data=body,
+            headers={"Content-Type": content_type, "Accept": "application/json"},
+            timeout=timeout,
+        )
+        raw = response.content
+    except requests.RequestException as exc:
+        return HttpResult(None, error=mask(f"{type(exc).__name__}: {exc}"))
+    text = mask(raw.decode("utf-8", errors="replace"))
+    try:
+        parsed: Any = orjson.loads(text) if text else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    return HttpResult(
+        response.status_code, parsed, text[:BODY_EXCERPT_CHARS], None, dict(response.headers)
+    )
+
+
 class AmplitudeClient:
     """Builds request bodies from pre-serialized items and POSTs them.
 
@@ -82,14 +167,11 @@ class AmplitudeClient:
             raise ValueError(
                 f"event_endpoint must be one of {sorted(EVENT_PATHS)}, got {event_endpoint!r}"
             )
-        region = (region or DEFAULT_REGION).lower()
-        if region not in INGESTION_HOSTS:
-            raise ValueError(f"region must be one of {sorted(INGESTION_HOSTS)}, got {region!r}")
+        base = base_url(INGESTION_HOSTS, region, api_url)
+        usermap_base = base_url(USERMAP_HOSTS, region, api_url)
         self._api_key = api_key
         self.event_endpoint = event_endpoint
-        self._timeout = (min(10.0, timeout), timeout)
-        base = api_url.rstrip("/") if api_url else INGESTION_HOSTS[region]
-        usermap_base = api_url.rstrip("/") if api_url else USERMAP_HOSTS[region]
+        self._timeout = timeouts(timeout)
         self.urls = {
             EVENTS: base + EVENT_PATHS[event_endpoint],
             IDENTIFY: base + FORM_PATHS[IDENTIFY],
@@ -99,9 +181,7 @@ class AmplitudeClient:
         options = {"min_id_length": min_id_length} if min_id_length is not None else None
         self._json_head = b'{"api_key":' + dumps(api_key) + b',"events":['
         self._json_tail = b"]" + (b',"options":' + dumps(options) if options else b"") + b"}"
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
+        self._sessions = ThreadSessions()
 
     # --- encoding -----------------------------------------------------------------------------
 
@@ -136,38 +216,20 @@ class AmplitudeClient:
 
     # --- sending ------------------------------------------------------------------------------
 
-    def _session(self) -> requests.Session:
-        """One session per thread: sinks may drain in parallel."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = "target-amplitude"
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
-        return session
-
     def post(self, endpoint: str, body: bytes) -> HttpResult:
         """POST one body; transport failures come back as a result with `status=None`."""
         content_type = (
             "application/json" if endpoint == EVENTS else "application/x-www-form-urlencoded"
         )
-        try:
-            response = self._session().post(
-                self.urls[endpoint],
-                data=body,
-                headers={"Content-Type": content_type, "Accept": "application/json"},
-                timeout=self._timeout,
-            )
-            raw = response.content
-        except requests.RequestException as exc:
-            return HttpResult(None, error=self.mask(f"{type(exc).__name__}: {exc}"))
-        text = self.mask(raw.decode("utf-8", errors="replace"))
-        try:
-            parsed: Any = orjson.loads(text) if text else None
-        except orjson.JSONDecodeError:
-            parsed = None
-        return HttpResult(response.status_code, parsed, text[:2000], None, dict(response.headers))
+        return send(
+            self._sessions.get(),
+            "POST",
+            self.urls[endpoint],
+            body,
+            content_type=content_type,
+            timeout=self._timeout,
+            mask=self.mask,
+        )
 
     def mask(self, text: str) -> str:
         """Remove the API key from any text bound for a log, an error or a dead-letter file."""
@@ -178,8 +240,4 @@ class AmplitudeClient:
 
     def close(self) -> None:
         """Close the sessions of every thread that sent something."""
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
-        self._local = threading.local()
+        self._sessions.close()

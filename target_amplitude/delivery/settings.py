@@ -20,26 +20,45 @@ from singer_amplitude.settings_checks import (
     schema_defaults,
     schema_errors,
 )
-from target_amplitude.amplitude import EVENTS, GROUP_IDENTIFY, IDENTIFY, MAX_ITEMS
+from target_amplitude.amplitude import (
+    EVENT_PATHS,
+    EVENTS,
+    EVENTS_PER_USER_SECOND,
+    FORM_PATHS,
+    GROUP_IDENTIFY,
+    IDENTIFY,
+    MAX_ITEMS,
+    MAX_REQUEST_MB,
+    USERMAP,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-# Byte caps with a margin below 20 MB (/batch) and 1 MB (the rest), whichever way "MB" is read.
+# Byte caps with a margin below MAX_REQUEST_MB, whichever way "MB" is read (10**6 or 2**20 bytes).
 DEFAULT_BYTES = {"batch": 19_000_000, "httpapi": 900_000, "form": 900_000}
 # Amplitude's documented pause after a 429: 30 s on HTTP V2, ~15 s on /batch and /identify.
 DEFAULT_THROTTLE_WAIT = {"httpapi": 30.0, "batch": 15.0, "form": 15.0}
 MAX_IDENTIFICATIONS = max(cap for endpoint, cap in MAX_ITEMS.items() if endpoint != EVENTS)
+
+
+def _event_endpoint_about(name: str) -> str:
+    """`/batch: 20 MB, 1000 events/s per user`, from Amplitude's limits."""
+    return (
+        f"{EVENT_PATHS[name]}: {MAX_REQUEST_MB[name]} MB, "
+        f"{EVENTS_PER_USER_SECOND[name]} events/s per user"
+    )
+
 
 PROPERTIES = (
     th.Property(
         "event_endpoint",
         th.StringType,
         default="batch",
-        allowed_values=["batch", "httpapi"],
+        allowed_values=list(EVENT_PATHS),
         description=(
-            "Events API: `batch` (/batch: 20 MB, 1000 events/s per user; for loads and "
-            "backfills) or `httpapi` (/2/httpapi: 1 MB, 30 events/s per user)."
+            f"Events API: `batch` ({_event_endpoint_about('batch')}; for loads and "
+            f"backfills) or `httpapi` ({_event_endpoint_about('httpapi')})."
         ),
     ),
     th.Property(
@@ -64,8 +83,9 @@ PROPERTIES = (
         th.IntegerType(minimum=1),
         description=(
             "Serialized body bytes per request, measured while filling it. Default "
-            f"{DEFAULT_BYTES['batch']:,} for /batch and {DEFAULT_BYTES['httpapi']:,} for "
-            "/2/httpapi and the form endpoints (under 20 MB / 1 MB)."
+            f"{DEFAULT_BYTES['batch']:,} for {EVENT_PATHS['batch']} and "
+            f"{DEFAULT_BYTES['httpapi']:,} for {EVENT_PATHS['httpapi']} and the form endpoints "
+            f"(under {MAX_REQUEST_MB['batch']} MB / {MAX_REQUEST_MB['httpapi']} MB)."
         ),
     ),
     th.Property(
@@ -73,8 +93,9 @@ PROPERTIES = (
         th.IntegerType(minimum=1, maximum=MAX_IDENTIFICATIONS),
         default=500,
         description=(
-            f"Identifications per /identify, /groupidentify (at most {MAX_ITEMS[GROUP_IDENTIFY]}) "
-            f"or /usermap request (at most {MAX_ITEMS[IDENTIFY]})."
+            f"Identifications per {FORM_PATHS[IDENTIFY]}, {FORM_PATHS[GROUP_IDENTIFY]} (at most "
+            f"{MAX_ITEMS[GROUP_IDENTIFY]}) or {FORM_PATHS[USERMAP]} request (at most "
+            f"{MAX_ITEMS[IDENTIFY]})."
         ),
     ),
     th.Property(

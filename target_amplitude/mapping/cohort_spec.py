@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_amplitude.amplitude import COHORT_UPLOAD_ID_TYPES, MAX_STRING_LENGTH
+from target_amplitude.mapping.ids import id_string
 from target_amplitude.mapping.sources import compile_source
 from target_amplitude.validation.reasons import (
     INVALID_AMPLITUDE_ID,
@@ -69,11 +70,12 @@ class CohortSpec:
             raise RecordCheckError(MISSING_ID, self.id_type, "no id in the record")
         if self.id_type == "amplitude_id":
             return _amplitude_id(value)
-        text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-        text = text.strip()
+        text = id_string(value)
         if len(text) > MAX_STRING_LENGTH:
             raise RecordCheckError(
-                STRING_TOO_LONG, self.id_type, f"{len(text)} characters (at most 1024)"
+                STRING_TOO_LONG,
+                self.id_type,
+                f"{len(text)} characters (at most {MAX_STRING_LENGTH})",
             )
         return text
 
@@ -81,9 +83,7 @@ class CohortSpec:
 def _amplitude_id(value: Any) -> str:
     if isinstance(value, bool):
         raise RecordCheckError(INVALID_AMPLITUDE_ID, "amplitude_id", f"{value!r} is not a number")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
+    text = id_string(value)
     if not text.isdigit():
         raise RecordCheckError(
             INVALID_AMPLITUDE_ID, "amplitude_id", f"{value!r} is not an Amplitude id (digits)"

@@ -6,10 +6,11 @@ import contextlib
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
+from singer_amplitude.epoch import EPOCH_MS_THRESHOLD
 from target_amplitude.amplitude import SKIP_USER_PROPERTIES_SYNC
 from target_amplitude.mapping.insert_ids import derive_insert_id
 from target_amplitude.mapping.kind_plan import Found, KindPlan
-from target_amplitude.mapping.timeconv import MS_THRESHOLD, TimeParseError, to_epoch_ms
+from target_amplitude.mapping.timeconv import TimeParseError, to_epoch_ms
 from target_amplitude.validation.reasons import INVALID_TIME, MISSING_TIME, RecordCheckError
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class EventPlan(KindPlan):
                     "time",
                     "events need a time (map `time` to a field, or set allow_missing_time)",
                 )
-        elif type(raw_time) is not int or raw_time < MS_THRESHOLD:
+        elif type(raw_time) is not int or raw_time < EPOCH_MS_THRESHOLD:
             try:
                 payload["time"] = to_epoch_ms(raw_time)
             except TimeParseError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-INSERT_ID_HEX_CHARS = 32  # 128 bits: collisions are out of reach, and well under 1024 characters
+INSERT_ID_HEX_CHARS = 32  # 128 bits: collisions are out of reach, and far below MAX_STRING_LENGTH
 
 
 def _json_default(value: Any) -> Any:

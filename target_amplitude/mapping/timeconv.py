@@ -12,10 +12,10 @@ import datetime as dt
 import math
 from decimal import Decimal
 
+from singer_amplitude.epoch import EPOCH_MS_THRESHOLD
+
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 ONE_MS = dt.timedelta(milliseconds=1)
-# Epoch numbers at or above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973-03-03).
-MS_THRESHOLD = 100_000_000_000
 
 
 class TimeParseError(ValueError):
@@ -33,7 +33,7 @@ def number_to_ms(value: float) -> int:
     """Epoch seconds or milliseconds (auto-detected by magnitude) as integer milliseconds."""
     if not math.isfinite(value):
         raise TimeParseError(f"{value!r} is not a finite epoch number")
-    if abs(value) >= MS_THRESHOLD:
+    if abs(value) >= EPOCH_MS_THRESHOLD:
         return int(value)
     return round(value * 1000)
 

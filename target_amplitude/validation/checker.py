@@ -76,7 +76,7 @@ class Checker:
 
     @property
     def truncated_strings(self) -> int:
-        """Property strings cut to 1024 characters so far."""
+        """Property strings cut to MAX_STRING_LENGTH characters so far."""
         return self.json.truncated_strings
 
     def latest_time_ms(self) -> int:

@@ -1,9 +1,9 @@
 """Make payload values JSON-ready the way Amplitude would take them, fast in the common case.
 
-Long strings are truncated to 1024 characters (Amplitude truncates them anyway), Decimals become
-numbers and dates ISO strings; values JSON cannot carry, and objects nested deeper than 40 levels,
-are refused. Property bags are first checked at C speed (one orjson encode); only a bag in doubt
-gets the exact walk.
+Long strings are truncated to MAX_STRING_LENGTH characters (Amplitude truncates them anyway),
+Decimals become numbers and dates ISO strings; values JSON cannot carry, and objects nested deeper
+than MAX_DEPTH levels, are refused. Property bags are first checked at C speed (one orjson
+encode); only a bag in doubt gets the exact walk.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Amplitude's instrumentation limits: distinct names a run sends per project, warned near the cap.
 
-Amplitude stops indexing new names past 2000 event types, 2000 event properties and 1000 user
-properties per project (Amplitude's limits FAQ); later names are visible only in exports. A mapping
-mistake (an id column mapped as `event_type`, a wide table sprayed into event_properties) gets
-there in one run, so each run counts the names it sends and warns once per limit at 80 %.
+Amplitude stops indexing new names past a cap of event types, event properties and user
+properties per project (`amplitude.MAX_EVENT_TYPES` and its neighbours); later names are visible
+only in exports. A mapping mistake (an id column mapped as `event_type`, a wide table sprayed into
+event_properties) gets there in one run, so each run counts the names it sends and warns once per
+limit at 80 %.
 """
 
 from __future__ import annotations

@@ -125,9 +125,17 @@ def test_spool_chunks_hold_at_most_amplitudes_100k_ids():
     assert sum(chunk.records for chunk in chunks) == 200_001
 
 
-def test_ids_per_request_over_amplitudes_cap_is_a_config_error(emulator):
-    config = cohort_config(emulator, {"cohort_id": "abc"}, cohort_ids_per_request=100_001)
-    with pytest.raises(ConfigValidationError, match="cohort_ids_per_request"):
+@pytest.mark.parametrize(
+    ("per_request", "reason"),
+    [(100_001, "is greater than the maximum of 100000"), (0, "is less than the minimum of 1")],
+)
+def test_ids_per_request_outside_1_to_amplitudes_cap_is_a_config_error(
+    emulator, per_request, reason
+):
+    config = cohort_config(emulator, {"cohort_id": "abc"}, cohort_ids_per_request=per_request)
+    with pytest.raises(
+        ConfigValidationError, match=f"cohort_ids_per_request: {per_request} {reason}"
+    ):
         TargetAmplitude(config=config, parse_env_config=False)
 
 

@@ -1,7 +1,10 @@
-"""Settings of the `cohort` kind, and the check that they are there when a cohort is mapped.
+"""Delivery settings of the `cohort` kind, the check that they are set, and the cohort writer.
 
-The Behavioral Cohorts API authenticates with the project's API key *and* secret key and names the
-project (`app_id`) in every upload, so `secret_key` and `project_id` are needed only then.
+Like `delivery.settings` for the ingestion endpoints: `COHORT_SETTINGS` is the one place each
+cohort setting's default, bounds and description are written, and `cohort_writer_for` builds the
+run's writer from them. The Behavioral Cohorts API authenticates with the project's API key *and*
+secret key and names the project (`app_id`) in every upload, so `secret_key` and `project_id` are
+needed only when a stream is mapped to `cohort`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_amplitude.amplitude import MAX_COHORT_IDS
+from target_amplitude.amplitude import (
+    COHORT_HOSTS,
+    COHORT_LIST_PATH,
+    DEFAULT_REGION,
+    MAX_COHORT_IDS,
+)
 from target_amplitude.delivery.cohort_http import CohortClient
 from target_amplitude.delivery.cohorts import CohortWriter
 
@@ -45,19 +53,19 @@ COHORT_SETTINGS = (
         th.StringType,
         title="Cohort API URL override",
         description=(
-            "Base URL of the Behavioral Cohorts API (/api/3/cohorts/...); default by `region`: "
-            "https://amplitude.com or https://analytics.eu.amplitude.com (for proxies and the "
-            "bundled emulator)."
+            f"Base URL of the Behavioral Cohorts API ({COHORT_LIST_PATH}/...); default by "
+            f"`region`: {' or '.join(COHORT_HOSTS.values())} (for proxies and the bundled "
+            "emulator)."
         ),
     ),
     th.Property(
         "cohort_ids_per_request",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_COHORT_IDS),
         default=MAX_COHORT_IDS,
         title="Ids per cohort request",
         description=(
-            "Member ids per cohort upload or membership request (at most 100,000, Amplitude's "
-            "cap); also the sink batch size of `add`/`remove` cohort streams."
+            f"Member ids per cohort upload or membership request (at most {MAX_COHORT_IDS:,}, "
+            "Amplitude's cap); also the sink batch size of `add`/`remove` cohort streams."
         ),
     ),
 )
@@ -73,11 +81,6 @@ def check_cohort_settings(config: Mapping[str, Any], stream: str) -> None:
             "authenticates with api_key:secret_key and names the project (`project_id`, the "
             "upload's app_id). Set them in the target config (Amplitude: Settings > Projects)."
         )
-    per_request = int(config.get("cohort_ids_per_request") or MAX_COHORT_IDS)
-    if not 1 <= per_request <= MAX_COHORT_IDS:
-        raise ConfigValidationError(
-            f"cohort_ids_per_request must be between 1 and {MAX_COHORT_IDS}, got {per_request}"
-        )
 
 
 def cohort_writer_for(config: Mapping[str, Any], deliverer: Deliverer) -> CohortWriter:
@@ -85,7 +88,7 @@ def cohort_writer_for(config: Mapping[str, Any], deliverer: Deliverer) -> Cohort
     client = CohortClient(
         str(config["api_key"]),
         str(config.get("secret_key") or ""),
-        region=str(config.get("region") or "us"),
+        region=str(config.get("region") or DEFAULT_REGION),
         api_url=config.get("cohort_api_url"),
         timeout=deliverer.settings.request_timeout,
     )
