@@ -31,7 +31,6 @@ FORMATS = (JSONL, PARQUET)
 COMPRESSIONS = ("gzip", "none", None)
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_ROWS_PER_CHUNK = 1_000  # rows decoded at once from a Parquet row group
-PARQUET_READ_BUFFER = 1 << 20  # bytes read at a time from a Parquet column chunk
 READ_ERRORS = (OSError, EOFError, zlib.error)  # truncated/corrupt gzip, I/O, missing files
 
 _DECODER = msgspec.json.Decoder()  # numbers stay int/float, as in RECORD messages
@@ -204,13 +203,13 @@ def _parquet_records(
 ) -> Iterator[dict[str, Any]]:
     """Rows of a Parquet file, a chunk of rows decoded at a time.
 
-    Row groups are read one at a time, through a buffered stream: memory holds one chunk of
-    decoded rows and a buffer of the file, not a whole row group (singer-sdk writes one per file).
-    The codec (gzip, snappy, ...) is the file's own, so the BATCH `compression` is not applied.
+    Row groups are read one at a time: memory holds one row group's compressed column chunks and
+    one chunk of decoded rows (benchmarks/target_batch.py: flat from 200,000 to 1,000,000 rows in
+    one row group). The codec (gzip, snappy, ...) is inside the file; `compression` is not applied.
     """
     row = 0
     try:
-        reader = parquet.ParquetFile(raw, buffer_size=PARQUET_READ_BUFFER)
+        reader = parquet.ParquetFile(raw)
         for group in range(reader.num_row_groups):
             chunks = reader.iter_batches(batch_size=PARQUET_ROWS_PER_CHUNK, row_groups=[group])
             for chunk in chunks:
