@@ -3,7 +3,10 @@
 Routes (reference amplitude-apis-2.md 2.1):
 - `GET /api/5/cohorts/request/{cohort_id}` (`props=1`, repeated `propKeys`): 202
   `{request_id, cohort_id}`; each call uses one of `limits.cohort_downloads_per_month` (beyond
-  it: 403 with the Dashboard error body); 403 without the Behavioral Cohorts add-on; 404 unknown.
+  it: 403 with the Dashboard error body); 403 without the Behavioral Cohorts add-on; 404 unknown;
+  429 (Dashboard error body naming the limit) past `limits.cohort_requests_per_window` accepted
+  requests in the last `limits.cohort_request_window_seconds` ("60 requests per 10 minutes per
+  app"); a refused request uses no quota.
 - `GET /api/5/cohorts/request-status/{request_id}`: 202 `JOB INPROGRESS` for
   `limits.cohort_job_seconds`, then 200 `JOB COMPLETED`.
 - `GET /api/5/cohorts/request/{request_id}/file`: cohorts up to `limits.cohort_inline_max_members`
@@ -82,7 +85,11 @@ def request_cohort(request: Request, state: EmulatorState) -> Response:
                 f"This project has used its {quota} cohort download requests for this month",
                 kind="forbidden",
             )
+        throttled = _over_request_rate(project, state)
+        if throttled is not None:
+            return throttled
         project.cohort_downloads_used += 1
+        project.cohort_request_times.append(state.now())
         request_id = secrets.token_hex(12)
         project.cohort_jobs[request_id] = {
             "cohort_id": cohort_id,
@@ -91,6 +98,24 @@ def request_cohort(request: Request, state: EmulatorState) -> Response:
             "prop_keys": list(request.query.get("propKeys", [])),
         }
     return Response.json(202, {"request_id": request_id, "cohort_id": cohort_id})
+
+
+def _over_request_rate(project: Project, state: EmulatorState) -> Response | None:
+    """429 when the app already made the allowed single-cohort requests in the window."""
+    limit = state.limits.cohort_requests_per_window
+    window = state.limits.cohort_request_window_seconds
+    times = project.cohort_request_times
+    while times and times[0] <= state.now() - window:
+        times.pop(0)
+    if len(times) < limit:
+        return None
+    return dashboard_error(
+        429,
+        "Too many requests",
+        f"Cohort download limits single cohort requests to {limit} requests per "
+        f"{window / 60:g} minutes per app",
+        kind="rate_limited",
+    )
 
 
 def _job(request: Request, state: EmulatorState, request_id: str) -> dict[str, Any] | Response:

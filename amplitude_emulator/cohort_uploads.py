@@ -172,6 +172,7 @@ def _new_cohort(project: Project, cohort_id: str, now: int) -> dict[str, Any]:
         "is_official_content": False,
         "location_id": None,
         "shortcut_ids": [],
+        "syncMetadata": [],
     }
     project.cohorts.append(cohort)
     return cohort

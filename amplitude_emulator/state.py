@@ -57,12 +57,15 @@ class Limits:
     dashboard_latency_seconds: float = 0.0  # every other API path (Dashboard REST, Export, ...)
     # Cohort download (cohort_downloads.py): how long a job stays `JOB INPROGRESS`, the largest
     # cohort answered inline (bigger ones get a 302 to storage), how long a storage link lives,
-    # how long the request id stays valid, and the monthly quota of cohort requests.
+    # how long the request id stays valid, the monthly quota of cohort requests, and the rate of
+    # single-cohort requests (60 per 10 minutes per app; beyond it: 429).
     cohort_job_seconds: float = 0.2
     cohort_inline_max_members: int = 1000
     cohort_link_seconds: float = 60.0
     cohort_request_valid_seconds: float = 7 * 24 * 3600
     cohort_downloads_per_month: int = 500
+    cohort_requests_per_window: int = 60
+    cohort_request_window_seconds: float = 600.0
     # Taxonomy API (taxonomy.py): cost in flight and per hour (a GET costs 1); how long a
     # taxonomy request is held, so tests can overlap requests.
     taxonomy_max_cost_in_flight: int = 4
@@ -95,6 +98,7 @@ class Project:
     cohort_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # request_id -> job
     cohort_links: dict[str, dict[str, Any]] = field(default_factory=dict)  # storage token -> link
     cohort_downloads_used: int = 0  # this month's cohort requests (the 500 quota)
+    cohort_request_times: list[float] = field(default_factory=list)  # accepted, for the rate
     # Taxonomy API: Enterprise only (False answers 403); event types listed by /taxonomy/event
     # whose properties answer 400 "Not found" (stale types); cost in flight and sent this hour.
     enterprise: bool = True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.test_events_fast_path import SdkDefaultPathTap
+from tests.tap.test_events_fast_path import SdkDefaultPathTap
 
 if __name__ == "__main__":
     SdkDefaultPathTap.cli()

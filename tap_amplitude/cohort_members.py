@@ -7,6 +7,8 @@ requests per month): request the cohort (`/api/5/cohorts/request/{id}`, user pro
 cohorts answer with a 302 to a pre-signed storage URL valid for about a minute: it is fetched
 at once with a separate client that sends no Amplitude credentials, and an expired link is
 asked for again (the request id stays valid for 7 days). The gzipped CSV is read as it streams.
+Single-cohort requests are kept under Amplitude's 60 per 10 minutes; a 429 (another client of
+the project used the rest) is retried with backoff, then fails naming that limit.
 
 Full table: the whole membership on every run, with ACTIVATE_VERSION so targets that support
 it drop the members who left.
@@ -48,7 +50,11 @@ MONTHLY_QUOTA_NOTE = (
 IN_PROGRESS = "JOB INPROGRESS"
 COMPLETED = "JOB COMPLETED"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-HTTP_OK, HTTP_FORBIDDEN, HTTP_NOT_FOUND = 200, 403, 404
+HTTP_OK, HTTP_FORBIDDEN, HTTP_NOT_FOUND, HTTP_TOO_MANY = 200, 403, 404, 429
+RATE_NOTE = (
+    f"Amplitude allows {REQUESTS_PER_TEN_MINUTES} single-cohort requests per 10 minutes per "
+    "app, shared by every client of the project (this run keeps its own requests under it)"
+)
 _REQUEST_THROTTLES: weakref.WeakKeyDictionary[Tap, SlidingWindowThrottle] = (
     weakref.WeakKeyDictionary()
 )
@@ -264,8 +270,16 @@ class CohortMembersStream(AmplitudeStream):
         )
 
     def _check(self, response: requests.Response, cohort_id: str) -> None:
-        """403 names the monthly quota; 404 names the cohort id; the rest as every stream."""
+        """403 names the monthly quota; 404 the cohort id; 429 the rate (and is retried)."""
         status = response.status_code
+        if status == HTTP_TOO_MANY:
+            said = amplitude_error_text(response, self._secrets)
+            raise RetriableAPIError(
+                f"Amplitude answered 429 for cohort {cohort_id!r} ({_path_only(response)}: "
+                f"{said}). {RATE_NOTE}; retried with backoff. If it persists, run again in 10 "
+                "minutes or list fewer `cohort_ids`.",
+                response,
+            )
         if status == HTTP_FORBIDDEN:
             said = amplitude_error_text(response, self._secrets)
             raise FatalAPIError(

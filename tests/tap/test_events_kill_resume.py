@@ -22,7 +22,7 @@ from tests.events_harness import (
 if TYPE_CHECKING:
     from amplitude_emulator import Emulator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECORDS_INTO_WINDOW_2 = 50
 
 

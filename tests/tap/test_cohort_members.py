@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from amplitude_emulator import API_KEY_A, SECRET_KEY_A
 from amplitude_emulator.catalog import LARGE_COHORT_ID, LARGE_COHORT_SIZE
@@ -175,6 +175,59 @@ def test_the_quota_403_names_the_monthly_limit(emulator: Emulator) -> None:
     assert "500 cohort download requests per month" in message
     assert "Cohort download limit exceeded" in message  # Amplitude's own words
     assert SECRET_KEY_A not in message
+
+
+def _waits_that_advance_the_emulator_clock(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator, seconds: float
+) -> list[float]:
+    """Backoff waits of zero real seconds, each moving the emulator's clock on by `seconds`."""
+    waits: list[float] = []
+
+    def advance(_: Exception) -> float:
+        emulator.state.clock_offset += seconds
+        waits.append(seconds)
+        return 0.0
+
+    monkeypatch.setattr(
+        CohortMembersStream,
+        "backoff_wait_generator",
+        lambda stream: stream.backoff_runtime(value=advance),
+    )
+    return waits
+
+
+def test_a_429_past_the_request_rate_is_retried_once_the_window_has_room(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.state.limits.cohort_requests_per_window = 1  # another client used the rest
+    waits = _waits_that_advance_the_emulator_clock(monkeypatch, emulator, 601)
+    config = cohort_config(emulator, cohort_ids=["c0h0rt00", "c0h0rt01"])
+
+    run = run_tap(emulator, config, ["cohort_members"])
+
+    assert {r["cohort_id"] for r in run.records("cohort_members")} == {"c0h0rt00", "c0h0rt01"}
+    asked = [r.status for r in run.requests if r.path == "/api/5/cohorts/request/c0h0rt01"]
+    assert asked == [429, 202]
+    assert waits == [601]
+
+
+def test_a_429_that_persists_fails_naming_the_request_rate(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.state.limits.cohort_requests_per_window = 1
+    _waits_that_advance_the_emulator_clock(monkeypatch, emulator, 0)
+    config = cohort_config(emulator, cohort_ids=["c0h0rt00", "c0h0rt01"])
+
+    with pytest.raises(RetriableAPIError) as failure:
+        run_tap(emulator, config, ["cohort_members"])
+
+    message = str(failure.value)
+    assert "'c0h0rt01'" in message
+    assert "60 single-cohort requests per 10 minutes per app" in message
+    assert "limits single cohort requests to 1 requests per 10 minutes" in message  # Amplitude's
+    assert SECRET_KEY_A not in message
+    asked = [r.status for r in emulator.state.requests if r.path.endswith("/request/c0h0rt01")]
+    assert asked == [429] * 5  # the SDK's default tries, all refused
 
 
 def test_an_unknown_cohort_fails_naming_cohort_ids(emulator: Emulator) -> None:

@@ -16,7 +16,7 @@ from target_amplitude.delivery.settings import DeliverySettings
 from target_amplitude.mapping.specs import OBJECT_KINDS
 from target_amplitude.target import TargetAmplitude
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE = {"api_key": "a-key", "api_url": "http://127.0.0.1:9", "streams": {"orders": "user"}}
 
 

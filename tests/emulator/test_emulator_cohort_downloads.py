@@ -132,6 +132,35 @@ def test_the_monthly_quota_answers_403_with_the_dashboard_error_body(emulator: E
     assert "1 cohort download requests" in error["metadata"]["details"]
 
 
+def test_single_cohort_requests_past_the_rate_answer_429_naming_the_limit(
+    emulator: Emulator,
+) -> None:
+    assert emulator.state.limits.cohort_requests_per_window == 60  # Amplitude's documented rate
+    assert emulator.state.limits.cohort_request_window_seconds == 600
+    emulator.state.limits.cohort_requests_per_window = 2
+    accepted = [_get(emulator, "/api/5/cohorts/request/c0h0rt01").status_code for _ in range(2)]
+    assert accepted == [202, 202]
+
+    refused = _get(emulator, "/api/5/cohorts/request/c0h0rt00")
+    assert refused.status_code == 429
+    assert refused.json() == {
+        "error": {
+            "http_code": 429,
+            "type": "rate_limited",
+            "message": "Too many requests",
+            "metadata": {
+                "details": "Cohort download limits single cohort requests to 2 requests per "
+                "10 minutes per app"
+            },
+        }
+    }
+    project = emulator.state.projects[PROJECT_A_ID]
+    assert project.cohort_downloads_used == 2  # a refused request uses no monthly quota
+
+    emulator.state.clock_offset += 601  # the window slides past the first two requests
+    assert _get(emulator, "/api/5/cohorts/request/c0h0rt00").status_code == 202
+
+
 def test_unknown_cohorts_requests_and_a_missing_add_on_are_refused(emulator: Emulator) -> None:
     assert _get(emulator, "/api/5/cohorts/request/nope").status_code == 404
     assert _get(emulator, "/api/5/cohorts/request-status/nope").status_code == 404

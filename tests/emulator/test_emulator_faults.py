@@ -22,7 +22,7 @@ from amplitude_emulator import API_KEY_A, PROJECT_A_ID, SECRET_KEY_A, Emulator
 AUTH_A = (API_KEY_A, SECRET_KEY_A)
 EXPORT = "/api/2/export"
 WINDOW = {"start": "20240301T00", "end": "20240301T02"}
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _arm(emulator: Emulator, **fault: Any) -> None:

@@ -20,7 +20,7 @@ from target_amplitude.delivery.lanes import AdaptiveLimit, LanePipeline, lane_of
 from target_amplitude.delivery.pending import Item
 from tests.amplitude_target_runs import config_for, run_target, schema_message
 from tests.delivery_support import BASE_MS, stored_events
-from tests.test_delivery_crash_safety import (
+from tests.target.test_delivery_crash_safety import (
     _config,
     _kill_when,
     _run,

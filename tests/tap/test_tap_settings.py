@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_amplitude.tap import TapAmplitude
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"api_key": "a-key", "secret_key": "a-secret", "api_url": "http://127.0.0.1:9"}
 
 

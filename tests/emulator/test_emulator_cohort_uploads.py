@@ -7,6 +7,7 @@ import threading
 import requests
 
 from amplitude_emulator import API_KEY_B, PROJECT_B_ID, SECRET_KEY_B
+from amplitude_emulator.catalog import cohorts as seeded_cohorts
 
 AUTH = (API_KEY_B, SECRET_KEY_B)
 CONTROL = f"/__emulator__/projects/{PROJECT_B_ID}"
@@ -58,6 +59,23 @@ def test_upload_creates_a_listed_cohort_of_the_known_ids(emulator):
     assert listed["size"] == 2
     assert listed["owners"] == ["owner@example.com"]
     assert listed["appId"] == PROJECT_B_ID
+
+
+def test_an_uploaded_cohort_is_listed_with_the_keys_and_types_of_any_cohort(emulator):
+    known(emulator, "u1", "u2")
+    before = int(emulator.state.now())
+    cohort_id = upload(emulator, ["u1", "u2"], published=False).json()["cohortId"]
+    listing = requests.get(emulator.url + "/api/3/cohorts", auth=AUTH, timeout=10).json()
+    (listed,) = [c for c in listing["cohorts"] if c["id"] == cohort_id]
+
+    assert set(listed) == set(seeded_cohorts(PROJECT_B_ID)[0])  # one shape for every cohort
+    assert isinstance(listed["id"], str)
+    assert listed["name"] == "Churn risk"
+    assert listed["published"] is False
+    assert listed["archived"] is False
+    for key in ("lastMod", "createdAt", "lastComputed"):  # epoch seconds, not milliseconds
+        assert isinstance(listed[key], int)
+        assert before <= listed[key] <= int(emulator.state.now())
 
 
 def test_upload_with_existing_cohort_id_replaces_the_members(emulator):

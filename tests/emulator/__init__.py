@@ -1,0 +1,1 @@
+"""Tests of the emulator itself: it must answer as the real Amplitude does."""

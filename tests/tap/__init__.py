@@ -1,0 +1,1 @@
+"""Tests of the tap (tap_amplitude), by subject."""

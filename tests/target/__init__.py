@@ -1,0 +1,1 @@
+"""Tests of the target (target_amplitude), by subject."""
