@@ -79,6 +79,7 @@ def requests_log(request: Request, state: EmulatorState) -> Response:
                 "status": r.status,
                 "body_size": r.body_size,
                 "at": r.at,
+                "received_at": r.received_at,
             }
             for r in state.requests
         ]

@@ -6,7 +6,10 @@ rows gets 404 "Raw data files were not found"; a range whose uncompressed size e
 `state.limits.export_max_bytes` (the 4 GB stand-in) gets 400. Otherwise a 200 `application/zip`
 with members `<pid>/<pid>_<YYYY-MM-DD>_<H>#<n>.json.gz` (hour not zero-padded, a new part every
 `ROWS_PER_PART` rows of an hour) written in shuffled order, after a `<pid>/` directory entry.
-The `corrupt_line` fault adds one non-JSON line to one member.
+The `corrupt_line` fault adds one non-JSON line to one member; `truncate_member` cuts one gzip
+member short and `corrupt_crc` breaks one member's gzip CRC (the zip around them stays valid).
+`limits.export_build_seconds` (+ `export_build_seconds_per_mb` of zip) holds the answer before its
+first byte, as Amplitude does while it builds the archive.
 
 For benchmarks and big-archive tests:
 - `write_archive(path, rows, project_id)` writes any iterable of rows (e.g.
@@ -24,6 +27,7 @@ import os
 import random
 import re
 import tempfile
+import time
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
 ROWS_PER_PART = 10  # rows per gzip member of one hour; small so the seeded hours have several parts
 SHUFFLE_BUFFER = 16  # finished members held back and written in shuffled order
 CORRUPT_LINE = b'{"uuid": "7e1f0c4a-broken", "event_type": "Page Viewed", "event_time": "2024-03\n'
+DAMAGE_KINDS = frozenset({"corrupt_line", "truncate_member", "corrupt_crc"})
 HOUR_PARAM = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})")
 STREAM_CHUNK = 1024 * 1024
 ZIP_TIME = (2024, 1, 1, 0, 0, 0)
@@ -114,6 +119,7 @@ def export(request: Request, state: EmulatorState) -> Response:
     headers = {"Content-Type": "application/zip"}
     archive = _registered_archive(project, request.arg("start") or "", request.arg("end") or "")
     if archive is not None:
+        _hold_while_building(state, archive.stat().st_size)
         return Response(200, archive, headers)
     first, last = start.strftime("%Y-%m-%d %H"), end.strftime("%Y-%m-%d %H")
     with state.lock:
@@ -134,28 +140,49 @@ def export(request: Request, state: EmulatorState) -> Response:
             "Export request exceeds the maximum size of 4GB.",
             "Use a smaller time range, or Amazon S3 export for hours larger than 4GB",
         )
-    corrupt = request.fault is not None and request.fault.kind == "corrupt_line"
+    fault = request.fault
+    damage = fault.kind if fault is not None and fault.kind in DAMAGE_KINDS else None
     handle, name = tempfile.mkstemp(prefix="emulator-export-", suffix=".zip", dir=state.temp_dir)
     os.close(handle)
     path = Path(name)
     try:
         write_archive(
-            path, rows, project.project_id, seed=f"{state.seed}-{start}-{end}", corrupt=corrupt
+            path, rows, project.project_id, seed=f"{state.seed}-{start}-{end}", damage=damage
         )
+        _hold_while_building(state, path.stat().st_size)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return Response(200, _stream_then_delete(path), headers, content_length=path.stat().st_size)
+    return Response(200, SentOnceFile(path), headers, content_length=path.stat().st_size)
 
 
-def _stream_then_delete(path: Path) -> Iterator[bytes]:
-    """File chunks; the file goes away once sent, or when the client hangs up."""
-    try:
-        with path.open("rb") as handle:
+def _hold_while_building(state: EmulatorState, zip_bytes: int) -> None:
+    """Wait the configured build time before the first byte (this request's thread only)."""
+    limits = state.limits
+    delay = limits.export_build_seconds + limits.export_build_seconds_per_mb * zip_bytes / 1e6
+    if delay > 0:
+        time.sleep(delay)
+
+
+class SentOnceFile:
+    """A temp file's chunks as a response body; `close` deletes the file.
+
+    The server closes it after sending, when the client hangs up, or when a fault replaces the
+    body unsent (a generator that never started could not clean up after itself).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The file in STREAM_CHUNK pieces."""
+        with self.path.open("rb") as handle:
             while chunk := handle.read(STREAM_CHUNK):
                 yield chunk
-    finally:
-        path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Delete the file (idempotent)."""
+        self.path.unlink(missing_ok=True)
 
 
 def write_archive(
@@ -165,10 +192,16 @@ def write_archive(
     rows_per_part: int = ROWS_PER_PART,
     seed: int | str = 0,
     *,
-    corrupt: bool = False,
+    damage: str | None = None,
     compresslevel: int = 6,
 ) -> int:
-    """Write `rows` as an Export API zip; returns the uncompressed bytes of the JSON lines."""
+    """Write `rows` as an Export API zip; returns the uncompressed bytes of the JSON lines.
+
+    `damage` (one of DAMAGE_KINDS) spoils the first member written, once.
+    """
+    if damage is not None and damage not in DAMAGE_KINDS:
+        msg = f"unknown archive damage {damage!r}; expected one of {sorted(DAMAGE_KINDS)}"
+        raise ValueError(msg)
     rng = random.Random(seed)
     open_parts: dict[tuple[str, int], list[bytes]] = {}
     next_part: dict[tuple[str, int], int] = {}
@@ -188,16 +221,15 @@ def write_archive(
             )
 
         def flush(*, everything: bool) -> None:
-            nonlocal corrupt
+            nonlocal damage
             while len(finished) >= (1 if everything else SHUFFLE_BUFFER):
                 name, lines = finished.pop(rng.randrange(len(finished)))
-                if corrupt:
+                if damage == "corrupt_line":
                     lines.insert(len(lines) // 2, CORRUPT_LINE)
-                    corrupt = False
-                member = zipfile.ZipInfo(name, ZIP_TIME)
-                archive.writestr(
-                    member, gzip.compress(b"".join(lines), compresslevel=compresslevel, mtime=0)
-                )
+                body = gzip.compress(b"".join(lines), compresslevel=compresslevel, mtime=0)
+                body = _spoil(body, damage)
+                damage = None
+                archive.writestr(zipfile.ZipInfo(name, ZIP_TIME), body)
 
         for row in rows:
             line = row_bytes(row)
@@ -212,3 +244,13 @@ def write_archive(
             finish(key)
         flush(everything=True)
     return total
+
+
+def _spoil(member: bytes, damage: str | None) -> bytes:
+    """A gzip member cut short (no trailer, half the deflate data) or with a wrong CRC-32."""
+    if damage == "truncate_member":
+        return member[: max(11, (len(member) - 8) // 2)]
+    if damage == "corrupt_crc":
+        crc = int.from_bytes(member[-8:-4], "little") ^ 0xFFFFFFFF
+        return member[:-8] + crc.to_bytes(4, "little") + member[-4:]
+    return member

@@ -12,8 +12,19 @@ from typing import Any
 #   drop          send headers and part of the body, then close the connection
 #   truncate      200 whose body is the first half of the real body (a truncated zip)
 #   notzip        200 with an HTML page instead of the zip (proxy / rate-limit page)
-#   corrupt_line  export only: one gzip member gets a line that is not JSON
-KINDS = ("status", "slow", "drop", "truncate", "notzip", "corrupt_line")
+#   corrupt_line     export only: one gzip member gets a line that is not JSON
+#   truncate_member  export only: one gzip member is cut short (the zip itself is whole)
+#   corrupt_crc      export only: one gzip member's CRC-32 trailer is wrong
+KINDS = (
+    "status",
+    "slow",
+    "drop",
+    "truncate",
+    "notzip",
+    "corrupt_line",
+    "truncate_member",
+    "corrupt_crc",
+)
 
 DEFAULT_BODIES: dict[int, Any] = {
     429: {

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from amplitude_emulator.http import Request, Response, find_route
-from amplitude_emulator.state import EmulatorState, LoggedRequest
+from amplitude_emulator.state import Arrival, EmulatorState, LoggedRequest
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -39,15 +39,23 @@ def _body_bytes(response: Response) -> bytes:
 def _apply_fault_after(request: Request, response: Response) -> Response:
     """Faults that replace a successful answer's body."""
     fault = request.fault
-    if fault is None or response.status != 200:
+    if fault is None or response.status != 200 or fault.kind not in {"truncate", "notzip"}:
         return response
-    if fault.kind == "truncate":
-        whole = _body_bytes(response)
-        return Response(200, whole[: max(1, len(whole) // 2)], dict(response.headers))
-    if fault.kind == "notzip":
+    try:
+        if fault.kind == "truncate":
+            whole = _body_bytes(response)
+            return Response(200, whole[: max(1, len(whole) // 2)], dict(response.headers))
         page = "<html><head><title>Rate limited</title></head><body>Try again later</body></html>"
         return Response.text(200, page, "text/html")
-    return response
+    finally:
+        _close_body(response)
+
+
+def _close_body(response: Response) -> None:
+    """Release a streamed body (a served temp archive deletes itself)."""
+    close = getattr(response.body, "close", None)
+    if close is not None:
+        close()
 
 
 INGESTION_PATHS = frozenset({"/batch", "/2/httpapi", "/identify", "/groupidentify", "/usermap"})
@@ -87,11 +95,15 @@ class _Handler(BaseHTTPRequestHandler):
             headers=dict(self.headers.items()),
             body=body,
         )
-        if not parsed.path.startswith("/__emulator__/"):
+        if parsed.path.startswith("/__emulator__/"):
+            self._send(request, self._dispatch(request, state))
+            return
+        received_at = state.now()
+        state.request_arrived(Arrival(request.method, request.path, request.query, received_at))
+        try:
             request.fault = state.take_fault(request.method, request.path)
             _hold_latency(state, parsed.path)
-        response = self._dispatch(request, state)
-        if not parsed.path.startswith("/__emulator__/"):
+            response = self._dispatch(request, state)
             state.log_request(
                 LoggedRequest(
                     request.method,
@@ -101,9 +113,12 @@ class _Handler(BaseHTTPRequestHandler):
                     len(body),
                     state.now(),
                     body if state.limits.log_request_bodies else b"",
+                    received_at,
                 )
             )
-        self._send(request, response)
+            self._send(request, response)
+        finally:
+            state.request_finished()
 
     def _dispatch(self, request: Request, state: EmulatorState) -> Response:
         fault = request.fault
@@ -144,16 +159,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(length))
         self.end_headers()
-        if request.method == "HEAD":
-            return
-        if request.fault is not None and request.fault.kind == "drop":
-            data = b"".join(chunks)
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        for chunk in chunks:
-            self.wfile.write(chunk)
+        try:
+            if request.method == "HEAD":
+                return
+            if request.fault is not None and request.fault.kind == "drop":
+                data = b"".join(chunks)
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            for chunk in chunks:
+                self.wfile.write(chunk)
+        finally:
+            _close_body(response)  # a served archive is deleted now, not when collected
 
     do_GET = _handle  # noqa: N815
     do_POST = _handle  # noqa: N815

@@ -55,6 +55,10 @@ class Limits:
         0.0  # /batch, /2/httpapi, /identify, /groupidentify, /usermap
     )
     dashboard_latency_seconds: float = 0.0  # every other API path (Dashboard REST, Export, ...)
+    # Export only: time Amplitude spends building an archive before its first byte, fixed plus
+    # per MB of zip (on top of dashboard_latency_seconds).
+    export_build_seconds: float = 0.0
+    export_build_seconds_per_mb: float = 0.0
     # Cohort download (cohort_downloads.py): how long a job stays `JOB INPROGRESS`, the largest
     # cohort answered inline (bigger ones get a 302 to storage), how long a storage link lives,
     # how long the request id stays valid, the monthly quota of cohort requests, and the rate of
@@ -129,6 +133,17 @@ class LoggedRequest:
     body_size: int
     at: float
     body: bytes = b""
+    received_at: float = 0.0  # when the request arrived (`at` is when its answer was ready)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A request as it arrives, before any latency or work: for tests of request overlap."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    at: float
 
 
 class EmulatorState:
@@ -141,7 +156,10 @@ class EmulatorState:
         self.projects: dict[int, Project] = {}
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
+        self.arrivals: list[Arrival] = []
         self.clock_offset = 0.0
+        self._in_flight = 0
+        self._idle = threading.Condition(self.lock)
         # Archives being served live here, so a test can see that none are left behind.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="amplitude-emulator-"))
         self.reset(seed)
@@ -154,6 +172,7 @@ class EmulatorState:
             self.limits = Limits()
             self.faults.clear()
             self.requests.clear()
+            self.arrivals.clear()
             self.clock_offset = 0.0
             self.projects = {
                 PROJECT_A_ID: Project(PROJECT_A_ID, API_KEY_A, SECRET_KEY_A),
@@ -195,6 +214,23 @@ class EmulatorState:
         """Arm a fault for the next matching requests."""
         with self.lock:
             self.faults.append(fault)
+
+    def request_arrived(self, arrival: Arrival) -> None:
+        """Note a request that has arrived and is not answered yet."""
+        with self.lock:
+            self.arrivals.append(arrival)
+            self._in_flight += 1
+
+    def request_finished(self) -> None:
+        """The request noted by `request_arrived` has been answered (or its client left)."""
+        with self.lock:
+            self._in_flight -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no API request is in flight (stragglers of earlier tests finished)."""
+        with self.lock:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
     def log_request(self, entry: LoggedRequest) -> None:
         """Append to the request log."""

@@ -1,7 +1,9 @@
 """EventsStream: raw events from the Export API, one hour-aligned window at a time.
 
-Each window's zip is spooled to disk and checked before anything is emitted, so a failed download
-is retried with nothing to undo. The bookmark moves only when a whole window has been emitted:
+Each window's zip is spooled to disk and checked whole (every member decompressed, CRCs verified)
+before anything is emitted, so a failed download is retried with nothing to undo. While window k is
+emitted, the next `export_prefetch_windows` windows download in the background (prefetch.py) into
+this run's spool folder (spool.py). The bookmark moves only when a whole window has been emitted:
 STATE then says "resume at the next window" (`replication_key_value` = the first hour not yet
 exported, RFC 3339 UTC). A run that dies inside window k resumes at window k.
 """
@@ -14,16 +16,20 @@ from typing import TYPE_CHECKING, Any, cast
 
 import requests
 from singer_sdk import SchemaDirectory, StreamSchema
-from singer_sdk import singerlib as singer
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_amplitude import export, windows
+from singer_amplitude.settings_checks import config_error
+from tap_amplitude import bucket_streams, export, windows
+from tap_amplitude.bad_lines import SkippedLines
 from tap_amplitude.client import AmplitudeStream, amplitude_error_text, auth_failure_message
+from tap_amplitude.prefetch import WindowPrefetcher
+from tap_amplitude.record_path import DirectRecordPath
+from tap_amplitude.spool import RunSpool
 from tap_amplitude.timestamps import TimestampReport, normalize_timestamps
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
@@ -48,7 +54,7 @@ class ExportWindowTooLargeError(Exception):
         self.said = said
 
 
-class EventsStream(AmplitudeStream):
+class EventsStream(DirectRecordPath, AmplitudeStream):
     """Raw events (`/api/2/export`), incremental on `server_upload_time` by whole UTC hours."""
 
     name = "events"
@@ -69,7 +75,22 @@ class EventsStream(AmplitudeStream):
         super().__init__(*args, **kwargs)
         self.window_hours = int(self.config["export_window_hours"])
         self.timestamp_report = TimestampReport()
-        self._fast_records: bool | None = None
+        self.skipped_lines = self._bad_line_policy()
+        self._spool: RunSpool | None = None
+        self._prefetcher: WindowPrefetcher | None = None
+
+    def _bad_line_policy(self) -> SkippedLines | None:
+        """None for `on_bad_export_line: fail`; the file keeper for `skip`."""
+        if self.config["on_bad_export_line"] == "fail":
+            return None
+        target = self.config.get("bad_export_lines_file")
+        if not target:
+            reason = (
+                "bad_export_lines_file: required with `on_bad_export_line: skip` (the file "
+                "that keeps each skipped line: nothing is skipped silently)"
+            )
+            raise config_error([reason])
+        return SkippedLines(target)
 
     # --- where a run starts and stops ----------------------------------------------------------
 
@@ -120,6 +141,9 @@ class EventsStream(AmplitudeStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every event of every window from the bookmark to the last complete hour, in order."""
+        if bucket_streams.uses_bucket(self.config):
+            yield from bucket_streams.bucket_events(self, context)
+            return
         cursor, last = self.first_hour(context), self.last_hour()
         if cursor > last:
             self.logger.info(
@@ -138,9 +162,33 @@ class EventsStream(AmplitudeStream):
             "Callable[[windows.Window, Context | None], Path | None]",
             self.request_decorator(cast("Any", self._download_window)),
         )
+        self._spool = RunSpool(self.config.get("export_temp_dir"))
+        self._prefetcher = WindowPrefetcher(
+            lambda window: self._fetch(fetch, window, context),
+            int(self.config["export_prefetch_windows"]),
+            lambda archive: archive.unlink(missing_ok=True),
+        )
+        try:
+            yield from self._windows_from(cursor, last, context)
+        finally:
+            self._prefetcher.close()
+            self._spool.close()
+            if self.skipped_lines is not None:
+                self.skipped_lines.close()
+        self._report_run()
+
+    def _windows_from(
+        self, cursor: dt.datetime, last: dt.datetime, context: Context | None
+    ) -> Iterator[dict[str, Any]]:
+        """Emit window after window; the next ones are already downloading meanwhile."""
+        assert self._prefetcher is not None  # noqa: S101  set by get_records
+
+        def following(window: windows.Window) -> windows.Window | None:
+            return windows.next_window(window.next_start, self.window_hours, last)
+
         while (window := windows.next_window(cursor, self.window_hours, last)) is not None:
             try:
-                archive = self._fetch(fetch, window, context)
+                archive = self._prefetcher.get(window, following)
             except ExportWindowTooLargeError as exc:
                 self._shrink_after(exc)
                 continue
@@ -148,10 +196,20 @@ class EventsStream(AmplitudeStream):
                 yield from self._window_records(archive, window)
             self._bookmark(window, context)
             cursor = window.next_start
+
+    def _report_run(self) -> None:
+        """End-of-run warnings: nulled timestamps and skipped lines, with their counts."""
         if self.timestamp_report.counts:
             self.logger.warning(
                 "Unreadable timestamps emitted as null, per field: %s",
                 self.timestamp_report.counts,
+            )
+        if self.skipped_lines is not None and self.skipped_lines.total:
+            self.logger.warning(
+                "Skipped %d export lines that are not JSON objects (on_bad_export_line: skip); "
+                "they are in %s",
+                self.skipped_lines.total,
+                self.skipped_lines.path,
             )
 
     def _fetch(
@@ -193,13 +251,29 @@ class EventsStream(AmplitudeStream):
     def _window_records(self, archive: Path, window: windows.Window) -> Iterator[dict[str, Any]]:
         """The archive's records; the temp file goes away whatever happens to the consumer."""
         count = 0
+        skipped = self.skipped_lines
         try:
             members = export.member_names(archive)
-            for record in export.iter_archive_records(archive):
+            if skipped is None:
+                records = export.iter_archive_records(archive)
+            else:
+                skipped.start_window()
+                records = export.iter_archive_records(archive, skipped)
+            for record in records:
                 count += 1
                 yield record
         finally:
             archive.unlink(missing_ok=True)
+        if skipped is not None and skipped.window_count:
+            self.logger.warning(
+                "Window %s: %d events from %d archive members, %d bad lines skipped (in %s)",
+                window.label,
+                count,
+                len(members),
+                skipped.window_count,
+                skipped.path,
+            )
+            return
         self.logger.info(
             "Window %s: %d events from %d archive members", window.label, count, len(members)
         )
@@ -239,7 +313,9 @@ class EventsStream(AmplitudeStream):
                 said = amplitude_error_text(response, self._secrets)
                 raise ExportWindowTooLargeError(window, response.status_code, said)
             self.validate_response(response)
-            return export.spool_to_file(response, self.config.get("export_temp_dir"))
+            assert self._spool is not None  # noqa: S101  set by get_records
+            stop = self._prefetcher.stop if self._prefetcher is not None else None
+            return export.spool_to_file(response, self._spool.path, stop)
         finally:
             response.close()
 
@@ -258,7 +334,7 @@ class EventsStream(AmplitudeStream):
         super().validate_response(response)
 
     def backoff_max_tries(self) -> int:
-        """Attempts per window (`export_max_tries`) for network errors, bad zips, 429 and 5xx."""
+        """Attempts per window (`export_max_tries`): network errors, bad zips or gzip, 429, 5xx."""
         return int(self.config["export_max_tries"])
 
     # --- records ----------------------------------------------------------------------------------
@@ -275,32 +351,6 @@ class EventsStream(AmplitudeStream):
                     self.timestamp_report.examples[field_name][1],
                 )
         return row
-
-    def _generate_record_messages(
-        self, record: dict
-    ) -> Generator[singer.RecordMessage, None, None]:
-        """The SDK's record path minus work that is a no-op for this stream.
-
-        When the catalog deselects nothing, the per-record prune walk cannot remove anything,
-        and with conformance NONE the record is passed through as is: build the message directly.
-        Any deselection (or another conformance level) takes the SDK's own path.
-        """
-        if self._fast_records is None:
-            self._fast_records = self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE and all(
-                self.mask.values()
-            )
-        if not self._fast_records:
-            yield from super()._generate_record_messages(record)
-            return
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=_utc_now(),
-                )
 
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None

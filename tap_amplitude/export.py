@@ -7,26 +7,27 @@ through streaming gzip: memory stays flat whatever the archive size.
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from tap_amplitude.member_lines import member_blocks, member_lines
+
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Iterator
 
     import requests
 
 CHUNK_BYTES = 1024 * 1024
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first local header, or an empty archive
-GZIP_MAGIC = b"\x1f\x8b"
 TEMP_PREFIX = "tap-amplitude-export-"
 
 # `<project>/<project>_YYYY-MM-DD_H#part.json.gz`; the hour is not zero-padded.
@@ -41,26 +42,44 @@ class ExportArchiveError(FatalAPIError):
     """A member of a downloaded archive cannot be read (bad gzip, bad CRC, corrupt line)."""
 
 
-def spool_to_file(response: requests.Response, directory: str | None = None) -> Path:
-    """Write the body to a new temporary file and check it is a readable zip.
+class DownloadCancelledError(Exception):
+    """The run is ending (or the window was re-planned): a prefetch stops downloading."""
+
+
+def spool_to_file(
+    response: requests.Response,
+    directory: str | Path | None = None,
+    stop: threading.Event | None = None,
+) -> Path:
+    """Write the body to a new temporary file and check it whole: zip, members, gzip CRCs.
 
     The file is removed again if anything fails. Raises ExportDownloadError when the body is
-    shorter than its Content-Length or is not a zip archive.
+    shorter than its Content-Length, is not a zip archive, or a member does not decompress.
     """
     handle, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".zip", dir=directory)
     path = Path(name)
     try:
-        written = 0
         with os.fdopen(handle, "wb") as out:
-            for chunk in response.iter_content(CHUNK_BYTES):
-                out.write(chunk)
-                written += len(chunk)
+            written = _copy_body(response, out, stop)
         _check_length(response, written)
         check_zip(path)
+        verify_members(path)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _copy_body(response: requests.Response, out: IO[bytes], stop: threading.Event | None) -> int:
+    """Body bytes to `out` chunk by chunk; stops early (raising) once `stop` is set."""
+    written = 0
+    for chunk in response.iter_content(CHUNK_BYTES):
+        if stop is not None and stop.is_set():
+            msg = "export download cancelled: the run is ending"
+            raise DownloadCancelledError(msg)
+        out.write(chunk)
+        written += len(chunk)
+    return written
 
 
 def _check_length(response: requests.Response, written: int) -> None:
@@ -89,6 +108,27 @@ def check_zip(path: Path) -> None:
         raise ExportDownloadError(msg) from None
 
 
+def verify_members(path: Path) -> None:
+    """Decompress every member to its end, so zip and gzip CRC-32 and lengths are all checked.
+
+    zlib releases the GIL: this runs beside the emitting thread. A failure is a bad download
+    (the same request usually succeeds next time), raised as ExportDownloadError.
+    """
+    with zipfile.ZipFile(path) as archive:
+        for info in ordered_members(archive):
+            _read_to_end(archive, info)
+
+
+def _read_to_end(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    try:
+        with archive.open(info) as raw:
+            for _ in member_blocks(raw):
+                pass
+    except (zlib.error, EOFError, zipfile.BadZipFile, OSError) as exc:
+        msg = f"export member {info.filename!r} does not decompress ({exc})"
+        raise ExportDownloadError(msg) from None
+
+
 def member_sort_key(name: str) -> tuple[int, str, int, int, str]:
     """Order members by (date, hour, part) parsed from the name; unknown names go last, by name."""
     base = name.rsplit("/", 1)[-1]
@@ -108,42 +148,46 @@ def ordered_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return sorted(members, key=lambda info: member_sort_key(info.filename))
 
 
-def _open_lines(raw: IO[bytes]) -> IO[bytes] | gzip.GzipFile:
-    """Gzip members are decompressed on the fly; a plain JSON-lines member is read as is."""
-    peek = getattr(raw, "peek", None)
-    head = peek(2)[:2] if peek is not None else b""
-    if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    return raw
+class BadLineHandler(Protocol):
+    """Told about a line that is not a JSON object; returns normally to skip it."""
+
+    def __call__(self, member: str, number: int, line: bytes, reason: str) -> None:
+        """Record (or refuse, by raising) one bad line."""
+
+
+def fail_on_bad_line(member: str, number: int, line: bytes, reason: str) -> None:  # noqa: ARG001
+    """`on_bad_export_line: fail`: the window stops with the member and line named."""
+    msg = (
+        f"corrupt line in export member {member!r}, line {number}: {reason}. The window is "
+        "not bookmarked; re-run to retry it, or set `on_bad_export_line: skip`."
+    )
+    raise ExportArchiveError(msg)
 
 
 def iter_member_records(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    on_bad_line: BadLineHandler = fail_on_bad_line,
 ) -> Iterator[dict[str, Any]]:
-    """Each JSON line of one member as a dict; blank lines skipped, anything else is an error."""
+    """Each JSON line of one member as a dict; blank lines skipped, bad ones to `on_bad_line`."""
     number = 0
     loads = orjson.loads
     try:
-        with archive.open(info) as raw, _open_lines(raw) as lines:
-            for number, line in enumerate(lines, 1):
+        with archive.open(info) as raw:
+            for number, line in enumerate(member_lines(raw), 1):
                 try:
                     record = loads(line)
                 except orjson.JSONDecodeError as exc:
                     if not line.strip():
                         continue
-                    msg = (
-                        f"corrupt line in export member {info.filename!r}, line {number}: "
-                        f"not JSON ({exc}). The window is not bookmarked; re-run to retry it."
-                    )
-                    raise ExportArchiveError(msg) from None
-                if not isinstance(record, dict):
-                    msg = (
-                        f"corrupt line in export member {info.filename!r}, line {number}: "
-                        f"a JSON {type(record).__name__}, not an event object"
-                    )
-                    raise ExportArchiveError(msg)
+                    on_bad_line(info.filename, number, line, f"not JSON ({exc})")
+                    continue
+                if record.__class__ is not dict:
+                    reason = f"a JSON {type(record).__name__}, not an event object"
+                    on_bad_line(info.filename, number, line, reason)
+                    continue
                 yield record
-    except (gzip.BadGzipFile, zlib.error, EOFError, zipfile.BadZipFile) as exc:
+    except (zlib.error, EOFError, zipfile.BadZipFile) as exc:
         msg = (
             f"export member {info.filename!r} cannot be decompressed after line {number} "
             f"({exc}). The window is not bookmarked; re-run to retry it."
@@ -151,11 +195,13 @@ def iter_member_records(
         raise ExportArchiveError(msg) from None
 
 
-def iter_archive_records(path: Path) -> Iterator[dict[str, Any]]:
+def iter_archive_records(
+    path: Path, on_bad_line: BadLineHandler = fail_on_bad_line
+) -> Iterator[dict[str, Any]]:
     """Every line of every member as a dict, members in (date, hour, part) order."""
     with zipfile.ZipFile(path) as archive:
         for info in ordered_members(archive):
-            yield from iter_member_records(archive, info)
+            yield from iter_member_records(archive, info, on_bad_line)
 
 
 def member_names(path: Path) -> list[str]:

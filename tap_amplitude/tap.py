@@ -12,6 +12,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from singer_amplitude.settings_checks import SettingsChecks, defaults_never_null
 from tap_amplitude import streams
+from tap_amplitude.bucket_streams import MergedIdsStream
 from tap_amplitude.client import REGION_HOSTS
 from tap_amplitude.cohort_members import CohortMembersStream
 from tap_amplitude.custom_streams import build_custom_streams
@@ -21,6 +22,7 @@ from tap_amplitude.windows import MAX_WINDOW_HOURS
 
 if TYPE_CHECKING:
     import click
+    from singer_sdk import Stream
 
 
 class TapAmplitude(SettingsChecks, Tap):
@@ -145,9 +147,10 @@ class TapAmplitude(SettingsChecks, Tap):
             default=5,
             title="Export attempts per window",
             description=(
-                "Attempts per window for network errors, truncated or non-zip bodies, 429 and "
-                "5xx (other than 504). After the last one the run fails and the bookmark stays "
-                "before that window."
+                "Attempts per window for network errors, truncated or non-zip bodies, archive "
+                "members that do not decompress (bad gzip CRC or length), 429 and 5xx (other "
+                "than 504). After the last one the run fails and the bookmark stays before that "
+                "window."
             ),
         ),
         th.Property(
@@ -155,8 +158,114 @@ class TapAmplitude(SettingsChecks, Tap):
             th.StringType,
             title="Export temp directory",
             description=(
-                "Where each window's zip is spooled before it is read (default: the system "
-                "temp directory). Needs room for one archive (up to 4 GB)."
+                "Where each run makes its spool folder for the windows' zips (default: the "
+                "system temp directory). Needs room for 1 + `export_prefetch_windows` archives "
+                "(up to 4 GB each). The folder is removed at exit; folders left by runs that "
+                "died (SIGKILL, power loss) are removed by the next run, live runs' are kept."
+            ),
+        ),
+        th.Property(
+            "export_prefetch_windows",
+            th.IntegerType(minimum=0),
+            default=1,
+            title="Export windows prefetched",
+            description=(
+                "Windows requested, downloaded and checked in the background while the current "
+                "one is emitted (Amplitude takes a while to build each archive): up to this many "
+                "requests at once, and at most this many archives waiting on disk. 0 requests "
+                "each window only when the previous one is emitted. Row order, STATE and the "
+                "bisection rules are the same either way."
+            ),
+        ),
+        th.Property(
+            "on_bad_export_line",
+            th.StringType,
+            default="fail",
+            allowed_values=["fail", "skip"],
+            title="On a bad export line",
+            description=(
+                "What to do with a line of an archive that is not a JSON object (bad data that "
+                "downloads the same every time; a member that fails to decompress is a bad "
+                "download and is retried instead). `fail`: stop with the member and line named, "
+                "the window not bookmarked. `skip`: write the raw line to "
+                "`bad_export_lines_file`, count it per window, and warn with the total at the end."
+            ),
+        ),
+        th.Property(
+            "bad_export_lines_file",
+            th.StringType,
+            title="Bad export lines file",
+            description=(
+                "File the raw lines skipped under `on_bad_export_line: skip` are appended to, "
+                "one per line (required with `skip`)."
+            ),
+        ),
+        # --- bucket mode (events from Amplitude's cloud-storage export; merged_ids) ----------
+        th.Property(
+            "events_source",
+            th.StringType,
+            default="export_api",
+            allowed_values=["export_api", "bucket"],
+            title="Events source",
+            description=(
+                "Where `events` come from: `export_api` (the Export API) or `bucket` (the files "
+                "Amplitude's Amazon S3 / Google Cloud Storage / Azure export writes, read from "
+                "`bucket_url`; no 4 GB-per-hour limit). Bucket objects are retried "
+                "`export_max_tries` times and downloaded to `export_temp_dir`."
+            ),
+        ),
+        th.Property(
+            "bucket_url",
+            th.StringType,
+            title="Bucket URL",
+            description=(
+                "fsspec URL of the export prefix, the folder that holds `{project_id}/` and "
+                "`-{org_id}/`: `s3://bucket/prefix`, `gs://...`, `az://container/prefix`, "
+                "`file:///path` or a plain path. s3/gs/az need the `singer-amplitude[s3]`, "
+                "`[gcs]` or `[azure]` extra."
+            ),
+        ),
+        th.Property(
+            "bucket_storage_options",
+            th.ObjectType(additional_properties=True),
+            secret=True,
+            title="Bucket storage options",
+            description=(
+                "Options passed to the filesystem (s3fs/gcsfs/adlfs), e.g. `endpoint_url`, "
+                "`key`/`secret`, `anon`, `client_kwargs: {region_name: eu-central-1}`. "
+                "Unset: credentials come from the cloud library's usual environment variables "
+                "and config files."
+            ),
+        ),
+        th.Property(
+            "project_id",
+            th.StringType,
+            title="Project ID",
+            description=(
+                "Amplitude project id: the events folder `{bucket_url}/{project_id}/` "
+                "(Settings > Projects). Needed with `events_source: bucket`."
+            ),
+        ),
+        th.Property(
+            "org_id",
+            th.StringType,
+            title="Organization ID",
+            description=(
+                "Amplitude organization id: the `merged_ids` stream reads "
+                "`{bucket_url}/-{org_id}/` (with either `events_source`); it is offered only "
+                "when `bucket_url` and `org_id` are set."
+            ),
+        ),
+        th.Property(
+            "bucket_lookback_hours",
+            th.IntegerType(minimum=0),
+            default=48,
+            title="Bucket re-read window (hours)",
+            description=(
+                "Hours before the current one whose objects are listed again on each run: a "
+                "rewritten object (new ETag/generation) or a late one is read again, others "
+                "are not. An hour without files and without a `complete` marker is retried "
+                "until it is older than this."
             ),
         ),
         # --- dashboard REST streams ---------------------------------------------------------
@@ -341,14 +450,20 @@ class TapAmplitude(SettingsChecks, Tap):
     ).to_dict()
     defaults_never_null(config_jsonschema)
 
-    def discover_streams(self) -> list[streams.AmplitudeStream]:
-        """All streams this tap offers, plus the `custom_streams` entries."""
+    def discover_streams(self) -> list[Stream]:
+        """All streams this tap offers, plus the `custom_streams` entries.
+
+        `merged_ids` exists only in the bucket export: it is offered once `bucket_url` and
+        `org_id` are set, so catalogs (and warehouse tables) of other setups do not change.
+        """
         stream_types: list[type[streams.AmplitudeStream]] = [
             *streams.STREAM_TYPES,
             CohortMembersStream,
             *TAXONOMY_STREAM_TYPES,
         ]
-        built = [stream_class(tap=self) for stream_class in stream_types]
+        built: list[Stream] = [stream_class(tap=self) for stream_class in stream_types]
+        if self.config.get("bucket_url") and self.config.get("org_id"):
+            built.append(MergedIdsStream(tap=self))
         return [*built, *build_custom_streams(self)]
 
     @classmethod

@@ -46,6 +46,11 @@ def _is_real_date(year: str, month: str, day: str) -> bool:
 # distinct hours, so most values cost a match, a lookup and one string build.
 _USUAL_FORM = re.compile(r"\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d\.\d{6}", re.ASCII)
 _heads: dict[str, str] = {}
+# Recent conversions of the usual layout. One event often repeats a value in several fields
+# (`server_received_time` = `server_upload_time`), and a batch of events shares its
+# `client_upload_time` and each user its `user_creation_time`: a lookup beats a regex match.
+_converted: dict[str, str] = {}
+_CONVERTED_LIMIT = 65_536
 
 
 def _head(prefix: str) -> str:
@@ -123,15 +128,24 @@ def normalize_timestamps(record: dict[str, Any], report: TimestampReport) -> lis
     nulled: list[str] = []
     usual = _USUAL_FORM.fullmatch
     cached_head = _heads.get
+    memo = _converted
     for name in TIMESTAMP_FIELDS:
         raw = record.get(name)
         if raw is None:
             continue
-        if raw.__class__ is str and usual(raw) is not None:
-            head = cached_head(raw[:13])
-            if head:
-                record[name] = f"{head}{raw[13:]}+00:00"
+        if raw.__class__ is str:
+            known = memo.get(raw)
+            if known is not None:
+                record[name] = known
                 continue
+            if usual(raw) is not None:
+                head = cached_head(raw[:13])
+                if head:
+                    known = record[name] = f"{head}{raw[13:]}+00:00"
+                    if len(memo) >= _CONVERTED_LIMIT:
+                        memo.clear()
+                    memo[raw] = known
+                    continue
         if raw == "":
             record[name] = None
             continue

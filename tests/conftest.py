@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from amplitude_emulator import Emulator
+from tests.moto_server import moto_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -24,3 +25,10 @@ def emulator(emulator_session: Emulator) -> Emulator:
     """The session emulator, freshly reseeded: no faults, default limits, empty request log."""
     emulator_session.state.reset()
     return emulator_session
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """moto's standalone S3 server on 127.0.0.1 (a subprocess); yields its endpoint URL."""
+    with moto_server() as endpoint_url:
+        yield endpoint_url

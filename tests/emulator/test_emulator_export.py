@@ -225,6 +225,7 @@ def test_export_requires_basic_auth(emulator: Emulator) -> None:
 def test_export_temp_archives_are_deleted_after_sending(emulator: Emulator) -> None:
     for _ in range(3):
         assert _export(emulator, "20240301T00", "20240301T05").status_code == 200
+    assert emulator.state.wait_idle()  # requests of earlier tests (slow faults) have ended
     assert emulator.state.temp_dir.is_dir()
     assert list(emulator.state.temp_dir.iterdir()) == []
 

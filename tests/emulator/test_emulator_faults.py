@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,68 @@ def test_command_line_emulator_prints_its_url_and_stops_on_sigterm() -> None:
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def _member_failures(body: bytes) -> dict[str, str]:
+    """Members whose gzip does not decompress, with the error (the zip itself must read)."""
+    failures: dict[str, str] = {}
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert archive.testzip() is None  # zip CRCs fine: only the gzip layer is damaged
+        for name in archive.namelist():
+            if name.endswith("/"):
+                continue
+            try:
+                gzip.decompress(archive.read(name))
+            except (EOFError, gzip.BadGzipFile, OSError) as exc:
+                failures[name] = str(exc)
+    return failures
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("truncate_member", "end-of-stream marker"), ("corrupt_crc", "CRC check failed")],
+)
+def test_member_damage_fault_spoils_one_gzip_member_once(
+    emulator: Emulator, kind: str, error: str
+) -> None:
+    _arm(emulator, kind=kind, path=EXPORT)
+    damaged = _member_failures(_export(emulator).content)
+    assert len(damaged) == 1
+    assert error in next(iter(damaged.values()))
+    assert _member_failures(_export(emulator).content) == {}
+
+
+def test_export_build_latency_holds_the_first_byte_and_is_set_by_the_limits_api(
+    emulator: Emulator,
+) -> None:
+    changed = _control(emulator, "POST", "limits", json={"export_build_seconds": 0.4}).json()
+    assert changed["export_build_seconds"] == 0.4
+    assert changed["export_build_seconds_per_mb"] == 0.0
+    assert _export(emulator).status_code == 200
+    _control(emulator, "POST", "limits", json={"export_build_seconds_per_mb": 100.0})
+    body = _export(emulator).content
+    logged = _control(emulator, "GET", "requests").json()
+    held = [row["at"] - row["received_at"] for row in logged if row["path"] == EXPORT]
+    assert held[0] >= 0.4
+    assert held[1] >= 0.4 + 100.0 * len(body) / 1e6
+    other = requests.get(f"{emulator.url}/api/2/events/list", auth=AUTH_A, timeout=10)
+    assert other.status_code == 200
+    logged = _control(emulator, "GET", "requests").json()
+    assert logged[-1]["at"] - logged[-1]["received_at"] < 0.4  # only the export builds
+
+
+def test_request_arrivals_are_logged_before_the_answer_is_ready(emulator: Emulator) -> None:
+    emulator.state.limits.export_build_seconds = 1.0
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        answer = pool.submit(_export, emulator)
+        deadline = time.monotonic() + 10
+        while not emulator.state.arrivals and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [a.path for a in emulator.state.arrivals] == [EXPORT]
+        assert emulator.state.requests == []  # still being built
+        assert answer.result().status_code == 200
+    finally:
+        pool.shutdown()
+    assert emulator.state.wait_idle()
+    assert len(emulator.state.requests) == 1

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tap_amplitude.spool import FOLDER_PREFIX
 from tap_amplitude.tap import TapAmplitude
 from tests.events_harness import (
+    EXPORT_PATH,
     Run,
     base_config,
     events_only_catalog,
@@ -72,6 +75,7 @@ def test_sigkill_mid_window_resumes_at_that_window(emulator: Emulator, tmp_path:
     uploaded = [record["server_upload_time"] for record in killed.records]
     assert any(value >= "2024-03-02" for value in uploaded)  # killed inside window 2
 
+    assert emulator.state.wait_idle()  # the killed run's prefetch of window 3 has ended
     emulator.state.requests.clear()
     resumed = run_tap(config, state=killed.states[-1])
     assert resumed.error is None
@@ -79,5 +83,51 @@ def test_sigkill_mid_window_resumes_at_that_window(emulator: Emulator, tmp_path:
     delivered = [r["uuid"] for r in killed.committed_records()]
     delivered += [r["uuid"] for r in resumed.records]
     assert Counter(delivered) == Counter(row["uuid"] for row in seeded_rows(emulator))
-    leftovers = [p for p in tmp_path.iterdir() if p.suffix == ".zip"]
-    assert len(leftovers) <= 1  # only the killed run's archive can remain (SIGKILL skips cleanup)
+    leftovers = list(tmp_path.glob(FOLDER_PREFIX + "*"))
+    assert leftovers == []  # the killed run's spool folder was removed by the resumed run
+
+
+def _wait_for_request(emulator: Emulator, start: str) -> bool:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if any(
+            a.path == EXPORT_PATH and a.query["start"][0] == start
+            for a in list(emulator.state.arrivals)
+        ):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_sigkill_during_a_prefetch_loses_and_repeats_nothing(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.state.limits.export_build_seconds = 1.5
+    spool = tmp_path / "spool"
+    config = base_config(emulator, spool, export_prefetch_windows=1)
+    tap = _start_tap(tmp_path, config)
+    try:
+        lines = _read_until_inside_window_2(tap)
+        assert _wait_for_request(emulator, "20240303T00")  # window 3 is being built: in flight
+        assert len(list(spool.glob(FOLDER_PREFIX + "*"))) == 1
+        tap.kill()
+        assert tap.stdout is not None
+        lines += tap.stdout.read().splitlines(keepends=True)
+    finally:
+        tap.kill()
+        tap.wait()
+        if tap.stdout is not None:
+            tap.stdout.close()
+    killed = Run([json.loads(line) for line in lines if line.endswith(b"\n")], None)
+    assert killed.bookmarks[-1] == "2024-03-02T00:00:00+00:00"
+
+    emulator.state.limits.export_build_seconds = 0.0
+    assert emulator.state.wait_idle()  # the killed run's last request has been answered
+    emulator.state.requests.clear()
+    resumed = run_tap(config, state=killed.states[-1])
+    assert resumed.error is None
+    assert export_params(emulator)[0] == ("20240302T00", "20240302T23")
+    delivered = [r["uuid"] for r in killed.committed_records()]
+    delivered += [r["uuid"] for r in resumed.records]
+    assert Counter(delivered) == Counter(row["uuid"] for row in seeded_rows(emulator))
+    assert list(spool.iterdir()) == []  # the killed run's folder went with the resumed run
