@@ -19,8 +19,6 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import os
-import re
 import sys
 import tempfile
 import zipfile
@@ -31,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import orjson  # noqa: E402
-from tap_events import START_HOUR, run_child, tap_files  # noqa: E402
+from tap_events import START_HOUR, tap_files, tap_once  # noqa: E402
 
 from tap_amplitude import windows  # noqa: E402
 
@@ -95,20 +93,6 @@ def bucket_files(work_dir: Path, folder: Path, base_config: Path) -> Path:
     return path
 
 
-def tap_once(config: Path, catalog: Path, records: int) -> tuple[float, float]:
-    """(seconds, peak RSS MB) of one tap run; fails unless it emitted every record."""
-    command = ["-m", "tap_amplitude", "--config", str(config), "--catalog", str(catalog)]
-    with Path(os.devnull).open("wb") as sink:
-        seconds, rss, _, log = run_child(command, sink.fileno())
-    counted = sum(
-        int(value) for value in re.findall(r'"metric":\s*"record_count",\s*"value":\s*(\d+)', log)
-    )
-    if counted != records:
-        msg = f"the tap emitted {counted} of {records} events: {log[-1500:]}"
-        raise RuntimeError(msg)
-    return seconds, rss
-
-
 S3_OPTIONS = {"key": "bench", "secret": "bench", "client_kwargs": {"region_name": "eu-central-1"}}
 
 
@@ -153,14 +137,14 @@ def measure(
     export_s = bucket_s = float("inf")
     export_rss = bucket_rss = 0.0
     for _ in range(repeat):  # alternate and keep the best time of each: the machine is shared
-        seconds, rss = tap_once(export_config, catalog, meta["records"])
+        seconds, rss = tap_once(meta["records"], export_config, catalog)
         export_s, export_rss = min(export_s, seconds), max(export_rss, rss)
-        seconds, rss = tap_once(bucket_config, catalog, meta["records"])
+        seconds, rss = tap_once(meta["records"], bucket_config, catalog)
         bucket_s, bucket_rss = min(bucket_s, seconds), max(bucket_rss, rss)
     s3_rps = s3_rss = None
     if s3_endpoint:
         s3_config = s3_files(work_dir, folder, bucket_config, s3_endpoint)
-        seconds, s3_rss = tap_once(s3_config, catalog, meta["records"])
+        seconds, s3_rss = tap_once(meta["records"], s3_config, catalog)
         s3_rps = meta["records"] / seconds
     objects = sum(1 for _ in folder.rglob("*.json.gz"))
     largest = max(path.stat().st_size for path in folder.rglob("*.json.gz"))

@@ -250,12 +250,12 @@ def measure(
         seconds, rss = _raw_once(work_dir, url, meta, 1)
         raw_s, raw_rss = min(raw_s, seconds), max(raw_rss, rss)
         raw_cpu = min(raw_cpu, last_child_cpu[0])
-        seconds, rss = _tap_once(meta["records"], config_path, catalog_path)
+        seconds, rss = tap_once(meta["records"], config_path, catalog_path)
         tap_s, tap_rss = min(tap_s, seconds), max(tap_rss, rss)
         tap_cpu = min(tap_cpu, last_child_cpu[0])
     default_rps = None
     if sdk_default:
-        seconds, _ = _tap_once(meta["records"], config_path, catalog_path, sdk_default=True)
+        seconds, _ = tap_once(meta["records"], config_path, catalog_path, sdk_default=True)
         default_rps = meta["records"] / seconds
     mb = meta["uncompressed_bytes"] / 1e6
     return {
@@ -287,7 +287,7 @@ def measure_latency(
         config_path, catalog_path = tap_files(
             work_dir, url, meta, windows_count, export_prefetch_windows=ahead
         )
-        figures[f"{label}_s"], figures[f"{label}_rss"] = _tap_once(
+        figures[f"{label}_s"], figures[f"{label}_rss"] = tap_once(
             records, config_path, catalog_path
         )
     return figures
@@ -312,9 +312,10 @@ def _raw_once(work_dir: Path, url: str, meta: dict, windows_count: int) -> tuple
     return seconds, rss
 
 
-def _tap_once(
+def tap_once(
     records: int, config_path: Path, catalog_path: Path, *, sdk_default: bool = False
 ) -> tuple[float, float]:
+    """(seconds, peak RSS MB) of one tap run; fails unless it emitted every record."""
     program = (
         [str(ROOT / "benchmarks" / "sdk_default_path_tap.py")]
         if sdk_default

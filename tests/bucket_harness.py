@@ -5,10 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gzip
-import io
 import itertools
-import json
-import logging
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +16,7 @@ import orjson
 
 from amplitude_emulator.data import synthetic_rows
 from tap_amplitude.tap import TapAmplitude
-from tests.events_harness import Run
+from tests.events_harness import Run, sync_in_process
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -173,23 +170,7 @@ def run_streams(
             if not item["breadcrumb"]:
                 item["metadata"]["selected"] = entry["tap_stream_id"] in streams
     tap = TapAmplitude(config=config, state=state, catalog=catalog, parse_env_config=False)
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    log_buffer = io.StringIO()
-    handler = logging.StreamHandler(log_buffer)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    error: BaseException | None = None
-    try:
-        with contextlib.redirect_stdout(out):
-            try:
-                tap.sync_all()
-            except Exception as exc:  # noqa: BLE001  kept in Run.error, like a crash
-                error = exc
-            out.flush()
-    finally:
-        root.removeHandler(handler)
-    lines = out.buffer.getvalue().decode("utf-8").splitlines()
-    return Run([json.loads(line) for line in lines if line.strip()], error, log_buffer.getvalue())
+    return sync_in_process(tap)
 
 
 def records_of(run: Run, stream: str) -> list[dict[str, Any]]:

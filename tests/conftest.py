@@ -22,7 +22,11 @@ def emulator_session() -> Iterator[Emulator]:
 
 @pytest.fixture
 def emulator(emulator_session: Emulator) -> Emulator:
-    """The session emulator, freshly reseeded: no faults, default limits, empty request log."""
+    """The session emulator, freshly reseeded: no faults, default limits, empty request log.
+
+    Requests still in flight from an earlier test finish first, so none lands in this test's log.
+    """
+    emulator_session.state.wait_idle()
     emulator_session.state.reset()
     return emulator_session
 

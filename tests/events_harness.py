@@ -83,6 +83,12 @@ def run_tap(
     """
     catalog = events_only_catalog(tap_class, config, deselect)
     tap = tap_class(config=config, state=state, catalog=catalog, parse_env_config=False)
+    return sync_in_process(tap, survive)
+
+
+def sync_in_process(tap: TapAmplitude, survive: type[BaseException] = Exception) -> Run:
+    """Run `tap.sync_all()` with stdout and the log captured; an exception of type `survive` is
+    kept in `Run.error`, with everything printed before it."""
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     log_buffer = io.StringIO()
     handler = logging.StreamHandler(log_buffer)
